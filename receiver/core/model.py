@@ -1,0 +1,89 @@
+"""The domain's plain values: what a task asks for, what a provider reports.
+
+Pure: no I/O, no clock, no third-party imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    QUEUED = "queued"  # accepted by us, not yet acknowledged by the provider
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in (Status.COMPLETED, Status.FAILED)
+
+    @property
+    def rank(self) -> int:
+        """Progress order; a report may only move a task to a higher rank."""
+        return _RANK[self]
+
+
+_RANK = {
+    Status.QUEUED: 0,
+    Status.PENDING: 1,
+    Status.PROCESSING: 2,
+    Status.COMPLETED: 3,
+    Status.FAILED: 3,
+}
+
+PROVIDERS: tuple[str, ...] = ("apimall", "apipod", "dreamcore", "revidapi")
+QUALITIES: tuple[str, ...] = ("2K", "4K")
+EVENT_TYPES: tuple[str, ...] = (
+    "task.submitted",
+    "task.processing",
+    "task.completed",
+    "task.failed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """What the user asked for, in our own vocabulary (before any provider mapping)."""
+
+    prompt: str
+    aspect_ratio: str = "1:1"
+    quality: str = "2K"
+    image_urls: tuple[str, ...] = ()
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.image_urls)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One observation of an upstream task, normalized from any provider's wire format.
+
+    `status` is None when the provider said something we cannot map (apimall's
+    `unknown`): it is recorded but moves nothing.
+    """
+
+    status: Status | None
+    provider_task_id: str | None = None
+    result_urls: tuple[str, ...] = ()
+    error: TaskError | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
