@@ -1,0 +1,123 @@
+"""`create_app(settings)`: the Starlette application with its workers in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from receiver.clock import Clock, SystemClock
+from receiver.errors import SettingsError
+from receiver.http import callbacks, tasks
+from receiver.http.auth import require_token
+from receiver.http.io import JSONResponse
+from receiver.http.problems import (
+    Problem,
+    http_exception_handler,
+    problem_handler,
+    unexpected_handler,
+)
+from receiver.runtime import Runtime, build_adapters, build_client
+from receiver.settings import Settings
+from receiver.store.sqlite_store import SqliteStore
+from receiver.workers.upstream import UpstreamWorker
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _authenticated(handler: Handler, token: bytes) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        require_token(request, token)
+        return await handler(request)
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _protect(routes: list[Route], token: bytes) -> list[BaseRoute]:
+    return [
+        Route(r.path, _authenticated(r.endpoint, token), methods=sorted(r.methods or ()))
+        for r in routes
+    ]
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    worker: UpstreamWorker | None = request.app.state.worker
+    checks = {"database": "ok", "workers": "ok"}
+    try:
+        await asyncio.wait_for(rt.store.ping(), timeout=2.0)
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    if worker is None or not worker.alive:
+        checks["workers"] = "not running"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_workers: bool = True,
+) -> Starlette:
+    if not settings.api_token:
+        raise SettingsError(
+            ["RECEIVER_API_TOKEN is not set: make one with `receiver gen-token` and export it"]
+        )
+    token = settings.api_token.encode()
+    rt = Runtime(
+        settings=settings,
+        clock=clock or SystemClock(),
+        store=SqliteStore(Path(settings.database_path)),
+        adapters=build_adapters(settings),
+        client=build_client(settings),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await rt.start()
+        worker = UpstreamWorker(rt) if run_workers else None
+        runner = asyncio.create_task(worker.run()) if worker else None
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker and runner:
+                await worker.stop()
+                await runner
+            await rt.client.aclose()
+            await rt.store.close()
+
+    routes: list[BaseRoute] = [
+        *_protect(tasks.routes, token),
+        *callbacks.routes,
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            Problem: problem_handler,
+            HTTPException: http_exception_handler,
+            Exception: unexpected_handler,
+        },
+    )
+    app.state.runtime = rt
+    app.state.worker = None
+    return app

@@ -1,0 +1,125 @@
+"""The store interface: the domain operations the rest of the service uses.
+
+The SQLite store implements it; a PostgreSQL store can implement it later
+without touching the HTTP layer or the workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from receiver.core.model import Report
+from receiver.core.reconcile import Verdict
+from receiver.core.task import Task
+from receiver.errors import ReceiverError
+
+
+class IdempotencyConflict(ReceiverError):
+    """The Idempotency-Key was used before with another request body."""
+
+    def __init__(self, key: str, task_id: str) -> None:
+        self.key = key
+        self.task_id = task_id
+        super().__init__(f"Idempotency-Key {key!r} was used for task {task_id} with another body")
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    task: Task
+    deadline_at: float
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A task handed to a worker, with what the worker needs to decide."""
+
+    task: Task
+    deadline_at: float
+    attempts: int  # previous attempts of this kind (creates, or status queries)
+    # For creates: the previous attempt was sent and never settled (a timeout,
+    # or a crash), so it may have created an upstream task.
+    was_inflight: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """An upstream callback as received, kept so it can be inspected and replayed."""
+
+    id: str
+    provider: str
+    received_at: float
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    task: Task
+    verdict: Verdict
+    event_ids: tuple[str, ...]
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def secret_key(self, candidate: str) -> str:
+        """The callback-signing key kept in the database: `candidate` if none was kept yet."""
+        ...
+
+    async def create_task(self, new: NewTask) -> tuple[Task, bool]:
+        """Insert the task (queued, create due now). With an Idempotency-Key already
+        used for the same request, the earlier task and False; for another request,
+        IdempotencyConflict."""
+        ...
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+
+    async def list_tasks(
+        self, *, status: str | None, provider: str | None, limit: int, after: str | None
+    ) -> list[Task]: ...
+
+    async def apply_report(
+        self,
+        task_id: str,
+        report: Report,
+        now: float,
+        *,
+        poll_at: float | _Keep | None = KEEP,
+        settles_submit: bool = False,
+        inbox: InboxEntry | None = None,
+    ) -> Applied | None:
+        """Reconcile `report` into the task and write the task, its events and the
+        inbox entry in one transaction. `poll_at` sets the next status query for a
+        task that is not final; `settles_submit` ends the create attempts. None when
+        the task does not exist."""
+        ...
+
+    async def claim_submits(self, now: float, limit: int, lease: float) -> list[Claim]: ...
+
+    async def retry_submit(
+        self, task_id: str, at: float, *, inflight: bool, error: str
+    ) -> None: ...
+
+    async def claim_polls(
+        self, now: float, provider: str, limit: int, lease: float
+    ) -> list[Claim]: ...
+
+    async def reschedule_poll(self, task_id: str, at: float, error: str | None) -> None: ...
+
+    async def next_due(self) -> float | None:
+        """The earliest time at which a create or a status query is owed."""
+        ...

@@ -1,0 +1,257 @@
+"""The Store on SQLite: each domain operation is one unit of work on the writer or reader thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from receiver.core.events import event_body
+from receiver.core.ids import new_id
+from receiver.core.model import Report, Status, TaskError, TaskSpec
+from receiver.core.reconcile import reconcile
+from receiver.core.task import Task
+from receiver.store.base import (
+    KEEP,
+    Applied,
+    Claim,
+    IdempotencyConflict,
+    InboxEntry,
+    NewTask,
+    _Keep,
+)
+from receiver.store.migrate import migrate_sqlite
+from receiver.store.queries import load
+from receiver.store.sqlite_connector import SqliteConnector, connect
+
+Q = load("sqlite")
+
+
+def _row_to_task(row: sqlite3.Row) -> Task:
+    error = TaskError(row["error_code"], row["error_message"] or "") if row["error_code"] else None
+    return Task(
+        id=row["id"],
+        provider=row["provider"],
+        status=Status(row["status"]),
+        spec=TaskSpec(
+            prompt=row["prompt"],
+            aspect_ratio=row["aspect_ratio"],
+            quality=row["quality"],
+            image_urls=tuple(orjson.loads(row["image_urls"])),
+        ),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        provider_task_id=row["provider_task_id"],
+        result_urls=tuple(orjson.loads(row["result_urls"])),
+        error=error,
+        metadata=orjson.loads(row["metadata"]) if row["metadata"] is not None else None,
+        completed_at=row["completed_at"],
+        event_seq=row["event_seq"],
+        callback_mode=bool(row["callback_mode"]),
+    )
+
+
+def _fetch_task(conn: sqlite3.Connection, task_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(Q["task_get"], (task_id,)).fetchone()
+    return row
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = SqliteConnector(path)
+
+    async def open(self) -> None:
+        conn = connect(self.path)
+        try:
+            migrate_sqlite(conn)
+        finally:
+            conn.close()
+        self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        await self.db.read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def secret_key(self, candidate: str) -> str:
+        def work(conn: sqlite3.Connection) -> str:
+            conn.execute(Q["meta_insert"], ("callback_secret_key", candidate))
+            value: str = conn.execute(Q["meta_get"], ("callback_secret_key",)).fetchone()[0]
+            return value
+
+        return await self.db.write(work)
+
+    async def create_task(self, new: NewTask) -> tuple[Task, bool]:
+        task = new.task
+
+        def work(conn: sqlite3.Connection) -> tuple[Task, bool]:
+            if new.idempotency_key is not None:
+                seen = conn.execute(Q["task_by_idempotency_key"], (new.idempotency_key,)).fetchone()
+                if seen is not None:
+                    if seen["request_hash"] != new.request_hash:
+                        raise IdempotencyConflict(new.idempotency_key, seen["id"])
+                    row = _fetch_task(conn, seen["id"])
+                    assert row is not None
+                    return _row_to_task(row), False
+            conn.execute(
+                Q["task_insert"],
+                (
+                    task.id,
+                    task.provider,
+                    task.spec.prompt,
+                    task.spec.aspect_ratio,
+                    task.spec.quality,
+                    orjson.dumps(list(task.spec.image_urls)).decode(),
+                    orjson.dumps(task.metadata).decode() if task.metadata is not None else None,
+                    int(task.callback_mode),
+                    task.created_at,
+                    task.updated_at,
+                    new.deadline_at,
+                    new.idempotency_key,
+                    new.request_hash,
+                    task.created_at,
+                ),
+            )
+            return task, True
+
+        return await self.db.write(work)
+
+    async def get_task(self, task_id: str) -> Task | None:
+        row = await self.db.read(lambda conn: _fetch_task(conn, task_id))
+        return _row_to_task(row) if row is not None else None
+
+    async def list_tasks(
+        self, *, status: str | None, provider: str | None, limit: int, after: str | None
+    ) -> list[Task]:
+        clauses, params = [], []
+        for column, value in (("status", status), ("provider", provider)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if after is not None:
+            clauses.append("id < ?")
+            params.append(after)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?"
+        rows = await self.db.read(lambda conn: conn.execute(sql, (*params, limit)).fetchall())
+        return [_row_to_task(row) for row in rows]
+
+    async def apply_report(
+        self,
+        task_id: str,
+        report: Report,
+        now: float,
+        *,
+        poll_at: float | _Keep | None = KEEP,
+        settles_submit: bool = False,
+        inbox: InboxEntry | None = None,
+    ) -> Applied | None:
+        def work(conn: sqlite3.Connection) -> Applied | None:
+            row = _fetch_task(conn, task_id)
+            if row is None:
+                return None
+            before = _row_to_task(row)
+            outcome = reconcile(before, report, now)
+            task = outcome.task
+            if task != before:
+                _write_state(conn, before, task)
+            event_ids = []
+            for event in outcome.events:
+                event_id = new_id("evt", now)
+                body = event_body(event_id, event.type, event.sequence, now, task)
+                conn.execute(
+                    Q["event_insert"], (event_id, task.id, event.type, event.sequence, now, body)
+                )
+                event_ids.append(event_id)
+            if task.status.final:
+                conn.execute(Q["task_end_work"], (task.id,))
+            elif settles_submit:
+                next_poll = row["poll_at"] if poll_at is KEEP else poll_at
+                conn.execute(Q["task_submit_settled"], (next_poll, task.id))
+            elif poll_at is not KEEP:
+                conn.execute(Q["task_poll_reschedule"], (poll_at, None, task.id))
+            if inbox is not None:
+                conn.execute(
+                    Q["callback_insert"],
+                    (
+                        inbox.id,
+                        inbox.provider,
+                        task.id,
+                        inbox.received_at,
+                        inbox.body,
+                        outcome.verdict.value,
+                    ),
+                )
+            return Applied(task, outcome.verdict, tuple(event_ids))
+
+        return await self.db.write(work)
+
+    async def claim_submits(self, now: float, limit: int, lease: float) -> list[Claim]:
+        def work(conn: sqlite3.Connection) -> list[Claim]:
+            rows = conn.execute(Q["task_submit_due"], (now, limit)).fetchall()
+            for row in rows:
+                conn.execute(Q["task_submit_claim"], (now + lease, row["id"]))
+            return [
+                Claim(
+                    task=_row_to_task(row),
+                    deadline_at=row["deadline_at"],
+                    attempts=row["submit_attempts"],
+                    was_inflight=bool(row["submit_inflight"]),
+                )
+                for row in rows
+            ]
+
+        return await self.db.write(work)
+
+    async def retry_submit(self, task_id: str, at: float, *, inflight: bool, error: str) -> None:
+        await self.db.write(
+            lambda conn: conn.execute(Q["task_submit_retry"], (at, int(inflight), error, task_id))
+        )
+
+    async def claim_polls(self, now: float, provider: str, limit: int, lease: float) -> list[Claim]:
+        def work(conn: sqlite3.Connection) -> list[Claim]:
+            rows = conn.execute(Q["task_poll_due"], (now, provider, limit)).fetchall()
+            for row in rows:
+                conn.execute(Q["task_poll_claim"], (now + lease, row["id"]))
+            return [
+                Claim(_row_to_task(row), row["deadline_at"], row["poll_attempts"]) for row in rows
+            ]
+
+        return await self.db.write(work)
+
+    async def reschedule_poll(self, task_id: str, at: float, error: str | None) -> None:
+        await self.db.write(
+            lambda conn: conn.execute(Q["task_poll_reschedule"], (at, error, task_id))
+        )
+
+    async def next_due(self) -> float | None:
+        def work(conn: sqlite3.Connection) -> float | None:
+            times = [
+                conn.execute(Q["next_submit_due"]).fetchone()[0],
+                conn.execute(Q["next_poll_due"]).fetchone()[0],
+            ]
+            present = [t for t in times if t is not None]
+            return min(present) if present else None
+
+        return await self.db.read(work)
+
+
+def _write_state(conn: sqlite3.Connection, before: Task, task: Task) -> None:
+    params: tuple[Any, ...] = (
+        task.provider_task_id,
+        task.status.value,
+        orjson.dumps(list(task.result_urls)).decode(),
+        task.error.code if task.error else None,
+        task.error.message if task.error else None,
+        task.updated_at,
+        task.completed_at,
+        task.event_seq,
+        task.id,
+        before.event_seq,
+    )
+    if conn.execute(Q["task_update_state"], params).rowcount != 1:
+        raise RuntimeError(f"task {task.id} changed under us (event_seq {before.event_seq})")
