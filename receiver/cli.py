@@ -84,6 +84,17 @@ def migrate() -> None:
         click.echo(f"{path}: schema is up to date")
 
 
+@main.command()
+@click.argument("prompt", required=False, default="A lighthouse on a cliff at dusk, film photo")
+def demo(prompt: str) -> None:
+    """Run the service against local provider simulators: no keys, no network."""
+    import asyncio
+
+    from receiver.demo import run_demo
+
+    raise SystemExit(asyncio.run(run_demo(prompt, click.echo)))
+
+
 @main.command("gen-token")
 def gen_token() -> None:
     """Print a new random token, for RECEIVER_API_TOKEN or RECEIVER_SECRET_KEY."""

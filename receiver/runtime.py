@@ -39,7 +39,7 @@ class Runtime:
     @property
     def lease(self) -> float:
         """How long a claimed job is ours before another worker may take it over."""
-        return self.settings.upstream_timeout + 10.0
+        return 2 * self.settings.upstream_timeout + 1.0
 
     async def start(self) -> None:
         await self.store.open()

@@ -1,10 +1,18 @@
-"""Identifiers that sort by creation time, so "newest first" is `ORDER BY id DESC`."""
+"""Identifiers that sort by creation time, so "newest first" is `ORDER BY id DESC`.
+
+A ULID in lower-case Crockford base32 behind a prefix: 10 characters of
+milliseconds and 16 of randomness. Within one millisecond (or when the clock
+steps back) the random part is incremented instead of redrawn, as ULID's
+monotonic mode does, so ids made by one process always sort in creation order.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_RANDOM_BITS = 80
 
 
 def _b32(value: int, length: int) -> str:
@@ -15,8 +23,27 @@ def _b32(value: int, length: int) -> str:
     return "".join(reversed(out))
 
 
+class IdGenerator:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_millis = -1
+        self._last_random = 0
+
+    def new(self, prefix: str, now: float, entropy: bytes | None = None) -> str:
+        millis = int(now * 1000)
+        with self._lock:
+            if millis <= self._last_millis and self._last_random + 1 < 2**_RANDOM_BITS:
+                millis, rand = self._last_millis, self._last_random + 1
+            else:
+                raw = entropy if entropy is not None else os.urandom(10)
+                # Leave headroom so increments within a millisecond never overflow.
+                rand = int.from_bytes(raw[:10], "big") >> 1
+            self._last_millis, self._last_random = millis, rand
+        return f"{prefix}_{_b32(millis, 10)}{_b32(rand, 16)}"
+
+
+_default = IdGenerator()
+
+
 def new_id(prefix: str, now: float, entropy: bytes | None = None) -> str:
-    """`prefix_` + 10 chars of milliseconds + 16 chars of randomness (a ULID in base32)."""
-    rand = entropy if entropy is not None else os.urandom(10)
-    millis = int(now * 1000)
-    return f"{prefix}_{_b32(millis, 10)}{_b32(int.from_bytes(rand[:10], 'big'), 16)}"
+    return _default.new(prefix, now, entropy)

@@ -35,3 +35,10 @@ def test_backoff_grows_to_its_cap_and_honours_retry_after() -> None:
     assert plain.delay(0, 0.5, at_least=30) == 30
     assert 0.8 <= SUBMIT_BACKOFF.delay(0, 0.0) <= SUBMIT_BACKOFF.delay(0, 0.999) <= 1.2
     assert POLL_BACKOFF.delay(100, 0.5) == POLL_BACKOFF.cap
+
+
+def test_ids_made_in_one_millisecond_still_sort_in_creation_order() -> None:
+    made = [new_id("task", 2000.0) for _ in range(200)]
+    assert made == sorted(made) and len(set(made)) == 200
+    # A clock that steps back does not break the order either.
+    assert new_id("task", 1999.0) > made[-1]

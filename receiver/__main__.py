@@ -1,0 +1,5 @@
+"""`python -m receiver` is the `receiver` command."""
+
+from receiver.cli import main
+
+main()

@@ -1,0 +1,183 @@
+"""Shared test harness: real servers on loopback, a manual clock, and waiting on conditions.
+
+Nothing here sleeps to let time pass: time moves only when a test calls
+`clock.advance()`; the short waits below wait for work (an HTTP round trip, a
+worker tick) to finish, and give up after a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from receiver.clock import ManualClock
+from receiver.http.app import create_app
+from receiver.sandbox import Sandbox, SandboxConfig, create_sandbox_app
+from receiver.settings import Settings
+
+T = TypeVar("T")
+TOKEN = "test-api-token"
+PROVIDERS = ("apimall", "apipod", "dreamcore", "revidapi")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # Tests run several servers in one process: leave signal handling alone.
+        yield
+
+
+def bind() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextlib.asynccontextmanager
+async def serve(app: ASGIApp, sock: socket.socket) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on `sock` in this event loop, lifespan included."""
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    await until(lambda: server.started or task.done(), what="server start")
+    if task.done():
+        task.result()
+        raise RuntimeError("server stopped during start-up")
+    try:
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def until(
+    check: Callable[[], bool], *, within: float = 10.0, what: str = "condition"
+) -> None:
+    """Wait for work to make `check()` true, or fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + within
+    while not check():
+        if loop.time() > give_up:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    *,
+    within: float = 10.0,
+    what: str = "condition",
+) -> T:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + within
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if loop.time() > give_up:
+            raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(0.01)
+
+
+def service_env(sandbox_url: str, db: Path, public_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        "RECEIVER_DATABASE_URL": f"sqlite:///{db}",
+        "RECEIVER_PUBLIC_URL": public_url,
+        "RECEIVER_API_TOKEN": TOKEN,
+        "RECEIVER_UPSTREAM_TIMEOUT": "5",
+    }
+    for name in PROVIDERS:
+        env[f"RECEIVER_{name.upper()}_API_KEY"] = f"sandbox-{name}-key"
+        env[f"RECEIVER_{name.upper()}_BASE_URL"] = f"{sandbox_url}/{name}"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Harness:
+    clock: ManualClock
+    sandbox: Sandbox
+    sandbox_url: str
+    url: str
+    api: httpx.AsyncClient
+    db: Path
+
+    async def create(self, **body: Any) -> dict[str, Any]:
+        response = await self.api.post("/v1/tasks", json=body)
+        assert response.status_code == 202, response.text
+        task: dict[str, Any] = response.json()
+        return task
+
+    async def get(self, task_id: str) -> dict[str, Any]:
+        response = await self.api.get(f"/v1/tasks/{task_id}")
+        assert response.status_code == 200, response.text
+        task: dict[str, Any] = response.json()
+        return task
+
+    async def wait_status(
+        self, task_id: str, *statuses: str, within: float = 10.0
+    ) -> dict[str, Any]:
+        return await eventually(
+            lambda: self.get(task_id),
+            lambda t: t["status"] in statuses,
+            within=within,
+            what=f"task {task_id} to be {'/'.join(statuses)}",
+        )
+
+    async def drive(
+        self, task_id: str, *statuses: str, step: float = 5.0, steps: int = 60
+    ) -> dict[str, Any]:
+        """Move time forward `step` seconds at a time until the task reaches a status."""
+        for _ in range(steps):
+            task = await self.get(task_id)
+            if task["status"] in statuses:
+                return task
+            self.clock.advance(step)
+            with contextlib.suppress(AssertionError):
+                return await self.wait_status(task_id, *statuses, within=0.3)
+        raise AssertionError(f"task {task_id} never became {'/'.join(statuses)}")
+
+    async def events(self, task_id: str) -> list[tuple[int, str]]:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            rows = conn.execute(
+                "SELECT sequence, type FROM events WHERE task_id = ? ORDER BY sequence", (task_id,)
+            ).fetchall()
+        return [(int(s), str(t)) for s, t in rows]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path,
+    *,
+    sandbox_config: SandboxConfig | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[Harness]:
+    clock = ManualClock()
+    sandbox = create_sandbox_app(clock, config=sandbox_config)
+    sandbox_sock, service_sock = bind(), bind()
+    db = tmp_path / "receiver.db"
+    async with serve(sandbox.app, sandbox_sock) as sandbox_url:
+        settings = Settings.from_env(
+            service_env(sandbox_url, db, url_of(service_sock), **dict(env or {}))
+        )
+        app = create_app(settings, clock=clock)
+        async with serve(app, service_sock) as url:
+            headers = {"authorization": f"Bearer {TOKEN}"}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as api:
+                yield Harness(clock, sandbox, sandbox_url, url, api, db)
