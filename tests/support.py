@@ -151,6 +151,19 @@ class Harness:
                 return await self.wait_status(task_id, *statuses, within=0.3)
         raise AssertionError(f"task {task_id} never became {'/'.join(statuses)}")
 
+    async def eventually_error(self, task_id: str) -> None:
+        """Wait until the worker has recorded a failed create attempt for the task."""
+        import sqlite3
+
+        def recorded() -> bool:
+            with contextlib.closing(sqlite3.connect(self.db)) as conn:
+                row = conn.execute(
+                    "SELECT last_error FROM tasks WHERE id = ?", (task_id,)
+                ).fetchone()
+            return bool(row and row[0])
+
+        await until(recorded, what=f"a failed create attempt for {task_id}")
+
     async def events(self, task_id: str) -> list[tuple[int, str]]:
         import sqlite3
 

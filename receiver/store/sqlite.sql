@@ -17,6 +17,9 @@ INSERT INTO tasks (
     idempotency_key, request_hash, submit_at
 ) VALUES (?, ?, 'queued', ?, ?, ?, ?, '[]', ?, ?, ?, ?, ?, ?, ?, ?);
 
+-- name: task_by_upstream_id
+SELECT id FROM tasks WHERE provider = ? AND provider_task_id = ?;
+
 -- name: task_get
 SELECT * FROM tasks WHERE id = ?;
 

@@ -11,7 +11,7 @@ import orjson
 from receiver.core.events import event_body
 from receiver.core.ids import new_id
 from receiver.core.model import Report, Status, TaskError, TaskSpec
-from receiver.core.reconcile import reconcile
+from receiver.core.reconcile import Outcome, Verdict, reconcile
 from receiver.core.task import Task
 from receiver.store.base import (
     KEEP,
@@ -156,6 +156,14 @@ class SqliteStore:
                 return None
             before = _row_to_task(row)
             outcome = reconcile(before, report, now)
+            if (
+                outcome.task.provider_task_id != before.provider_task_id
+                and conn.execute(
+                    Q["task_by_upstream_id"], (before.provider, outcome.task.provider_task_id)
+                ).fetchone()
+            ):
+                # The report names an upstream task that is already another of ours.
+                outcome = Outcome(before, (), Verdict.MISMATCH)
             task = outcome.task
             if task != before:
                 _write_state(conn, before, task)

@@ -135,3 +135,63 @@ def _real_token(h: Harness, task_id: str) -> str:
     url = next(u for u in urls if u)
     assert url.startswith(f"{h.url}/callbacks/revidapi/")
     return url.rsplit("/", 1)[1]
+
+
+async def test_a_failed_callback_fails_the_task_with_the_providers_code(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        h.sandbox.faults["revidapi"].fail_tasks = 1
+        task = await h.create(prompt="a red fox", provider="revidapi")
+        await h.wait_status(task["id"], "pending")
+        h.clock.advance(10)
+        done = await h.wait_status(task["id"], "failed")
+        assert done["error"]["code"] == "500" and done["error"]["message"]
+        assert await h.events(task["id"]) == [(1, "task.submitted"), (2, "task.failed")]
+        assert h.sandbox.stats["revidapi"].status_queries == 0
+
+
+async def test_429_on_safety_net_polls_is_honoured(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        faults = h.sandbox.faults["revidapi"]
+        faults.drop_callbacks, faults.poll_429, faults.retry_after = 1, 2, 20
+        task = await h.create(prompt="a red fox", provider="revidapi")
+        await h.wait_status(task["id"], "pending")
+        done = await h.drive(task["id"], "completed", step=10)
+        assert done["result_urls"]
+        assert h.sandbox.stats["revidapi"].rate_limited == 2
+
+
+async def test_transient_5xx_on_create_is_retried_once_answered(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        h.sandbox.faults["revidapi"].create_5xx = 2
+        task = await h.create(prompt="a red fox", provider="revidapi")
+        await h.drive(task["id"], "pending", step=2)
+        h.clock.advance(10)
+        await h.wait_status(task["id"], "completed")
+        stats = h.sandbox.stats["revidapi"]
+        assert (stats.create_requests, stats.creates) == (3, 1)
+
+
+async def test_a_callback_about_another_upstream_task_is_refused_but_kept(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as h:
+        task = await h.create(prompt="a red fox", provider="revidapi")
+        await h.wait_status(task["id"], "pending")
+        token = _real_token(h, task["id"])
+        body = {
+            "code": 200,
+            "msg": "ok",
+            "data": {
+                "taskId": "someone-else",
+                "state": "success",
+                "resultJson": '{"resultUrls":["https://x/y.png"]}',
+            },
+        }
+        response = await h.api.post(f"/callbacks/revidapi/{token}", json=body)
+        assert response.status_code == 400
+        assert (await h.get(task["id"]))["status"] == "pending"
+        assert [v for v, _ in callback_rows(h, task["id"])] == ["mismatch"]
+
+        huge = b'{"code":200,"data":{"taskId":"' + b"x" * (1024 * 1024) + b'"}}'
+        assert (await h.api.post(f"/callbacks/revidapi/{token}", content=huge)).status_code == 413
+        assert len(callback_rows(h, task["id"])) == 1

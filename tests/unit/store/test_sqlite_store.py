@@ -126,3 +126,16 @@ async def test_concurrent_writes_commit_together_and_a_failing_one_alone_rolls_b
 async def test_the_secret_key_is_kept_once(store: SqliteStore) -> None:
     assert await store.secret_key("first") == "first"
     assert await store.secret_key("second") == "first"
+
+
+async def test_a_report_naming_another_tasks_upstream_id_changes_nothing(
+    store: SqliteStore,
+) -> None:
+    for n in (1, 2):
+        await store.create_task(NewTask(task(n), T0 + 900))
+    await store.apply_report(task(1).id, Report(Status.PENDING, provider_task_id="up-1"), T0)
+    applied = await store.apply_report(
+        task(2).id, Report(Status.COMPLETED, provider_task_id="up-1"), T0
+    )
+    assert applied is not None and applied.verdict is Verdict.MISMATCH
+    assert applied.task.status is Status.QUEUED and applied.task.provider_task_id is None
