@@ -182,6 +182,12 @@ def make_report(
     return Report(status, task_id, urls, error, raw)
 
 
+# apimall and apipod both use our own words (apimall's `unknown` maps to None).
+OWN_WORDS: dict[str, Status] = {
+    s.value: s for s in (Status.PENDING, Status.PROCESSING, Status.COMPLETED, Status.FAILED)
+}
+
+
 def map_status(mapping: dict[str, Status], value: object) -> Status | None:
     """The Status for a provider's status word (case-insensitive); None when unrecognized."""
     word = text(value)

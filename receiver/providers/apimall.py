@@ -6,8 +6,9 @@ from urllib.parse import quote
 
 import httpx
 
-from receiver.core.model import Report, Status, TaskSpec
+from receiver.core.model import Report, TaskSpec
 from receiver.providers._common import (
+    OWN_WORDS,
     BaseAdapter,
     JSONObject,
     make_report,
@@ -16,14 +17,6 @@ from receiver.providers._common import (
     text,
 )
 from receiver.providers.base import ProviderLimits
-
-# `unknown` is deliberately absent: it maps to None (recorded, moves nothing).
-_STATUSES = {
-    "pending": Status.PENDING,
-    "processing": Status.PROCESSING,
-    "completed": Status.COMPLETED,
-    "failed": Status.FAILED,
-}
 
 
 class ApimallAdapter(BaseAdapter):
@@ -69,7 +62,7 @@ class ApimallAdapter(BaseAdapter):
         )
         return make_report(
             self.name,
-            map_status(_STATUSES, data.get("status")),
+            map_status(OWN_WORDS, data.get("status")),
             task_id=text(data.get("task_id")),
             result_urls=result_urls,
             error_code=None,
