@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 import httpx
 
 from receiver.clock import Clock
+from receiver.core.model import Report
 from receiver.core.tokens import CallbackClaim, sign_callback
+from receiver.delivery.addresses import Resolver, system_resolver
 from receiver.errors import TransientError
 from receiver.providers import make_adapter
 from receiver.providers.base import Adapter
 from receiver.settings import Settings
-from receiver.store.base import Store
+from receiver.store.base import KEEP, Applied, InboxEntry, Store, _Keep
 
 
 @dataclass
@@ -25,10 +27,32 @@ class Runtime:
     store: Store
     adapters: dict[str, Adapter]
     client: httpx.AsyncClient
+    delivery_client: httpx.AsyncClient
     secret_key: str = ""
     rng: random.Random = field(default_factory=random.Random)
+    resolver: Resolver = system_resolver
     # Set whenever new upstream work may be due (a task was created, a job ended).
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set whenever deliveries may be due (an event was written, a redelivery asked for).
+    deliveries_wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def apply_report(
+        self,
+        task_id: str,
+        report: Report,
+        now: float,
+        *,
+        poll_at: float | _Keep | None = KEEP,
+        settles_submit: bool = False,
+        inbox: InboxEntry | None = None,
+    ) -> Applied | None:
+        """Reconcile through the store, and wake the dispatcher when events were written."""
+        applied = await self.store.apply_report(
+            task_id, report, now, poll_at=poll_at, settles_submit=settles_submit, inbox=inbox
+        )
+        if applied is not None and applied.event_ids:
+            self.deliveries_wake.set()
+        return applied
 
     @property
     def callback_max_age(self) -> float:
@@ -78,6 +102,18 @@ def build_client(settings: Settings) -> httpx.AsyncClient:
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         follow_redirects=False,
         headers={"user-agent": f"receiver/{_version()}"},
+    )
+
+
+def build_delivery_client(settings: Settings) -> httpx.AsyncClient:
+    # Redirects are never followed: a subscriber cannot bounce a signed
+    # delivery to an address that was not checked.
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.delivery_timeout),
+        limits=httpx.Limits(
+            max_connections=settings.delivery_concurrency, max_keepalive_connections=64
+        ),
+        follow_redirects=False,
     )
 
 

@@ -48,6 +48,11 @@ class Settings:
     # Our own knobs (not in the fixed contract, documented in the README).
     poll_concurrency: int = 16
     upstream_timeout: float = 30.0
+    delivery_timeout: float = 15.0
+    delivery_concurrency: int = 64
+    subscription_concurrency: int = 8
+    disable_after: float = 5 * 86400.0
+    retention: float = 30 * 86400.0
 
     @property
     def database_path(self) -> Path:
@@ -174,6 +179,11 @@ def _read(env: Mapping[str, str]) -> Settings:
         callback_grace=get("RECEIVER_CALLBACK_GRACE", _non_negative, 60.0),
         poll_concurrency=get("RECEIVER_POLL_CONCURRENCY", _count, 16),
         upstream_timeout=get("RECEIVER_UPSTREAM_TIMEOUT", _positive, 30.0),
+        delivery_timeout=get("RECEIVER_DELIVERY_TIMEOUT", _positive, 15.0),
+        delivery_concurrency=get("RECEIVER_DELIVERY_CONCURRENCY", _count, 64),
+        subscription_concurrency=get("RECEIVER_SUBSCRIPTION_CONCURRENCY", _count, 8),
+        disable_after=get("RECEIVER_DISABLE_AFTER_DAYS", _positive, 5.0) * 86400,
+        retention=get("RECEIVER_RETENTION_DAYS", _positive, 30.0) * 86400,
     )
     if problems:
         raise SettingsError(problems)

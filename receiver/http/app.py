@@ -24,9 +24,12 @@ from receiver.http.problems import (
     problem_handler,
     unexpected_handler,
 )
-from receiver.runtime import Runtime, build_adapters, build_client
+from receiver.runtime import Runtime, build_adapters, build_client, build_delivery_client
 from receiver.settings import Settings
 from receiver.store.sqlite_store import SqliteStore
+from receiver.workers.dispatcher import Dispatcher
+from receiver.workers.loop import Worker
+from receiver.workers.maintenance import Maintenance
 from receiver.workers.upstream import UpstreamWorker
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -54,13 +57,13 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    worker: UpstreamWorker | None = request.app.state.worker
+    workers: list[Worker] = request.app.state.workers
     checks = {"database": "ok", "workers": "ok"}
     try:
         await asyncio.wait_for(rt.store.ping(), timeout=2.0)
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    if worker is None or not worker.alive:
+    if not workers or not all(w.alive for w in workers):
         checks["workers"] = "not running"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
@@ -86,21 +89,25 @@ def create_app(
         store=SqliteStore(Path(settings.database_path)),
         adapters=build_adapters(settings),
         client=build_client(settings),
+        delivery_client=build_delivery_client(settings),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await rt.start()
-        worker = UpstreamWorker(rt) if run_workers else None
-        runner = asyncio.create_task(worker.run()) if worker else None
-        app.state.worker = worker
+        workers: list[Worker] = (
+            [UpstreamWorker(rt), Dispatcher(rt), Maintenance(rt)] if run_workers else []
+        )
+        runners = [asyncio.create_task(w.run()) for w in workers]
+        app.state.workers = workers
         try:
             yield
         finally:
-            if worker and runner:
+            for worker in workers:
                 await worker.stop()
-                await runner
+            await asyncio.gather(*runners)
             await rt.client.aclose()
+            await rt.delivery_client.aclose()
             await rt.store.close()
 
     routes: list[BaseRoute] = [
@@ -119,5 +126,5 @@ def create_app(
         },
     )
     app.state.runtime = rt
-    app.state.worker = None
+    app.state.workers = []
     return app

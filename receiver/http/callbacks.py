@@ -42,7 +42,7 @@ async def receive_callback(request: Request) -> Response:
     except ValueError as exc:
         raise Problem(400, "bad-callback", f"not a {provider} callback body: {exc}") from None
     inbox = InboxEntry(new_id("cb", now), provider, now, body)
-    applied = await rt.store.apply_report(claim.task_id, report, now, inbox=inbox)
+    applied = await rt.apply_report(claim.task_id, report, now, inbox=inbox)
     if applied is None:
         raise NOT_FOUND
     if applied.verdict is Verdict.MISMATCH:

@@ -146,7 +146,7 @@ async def sync_task(request: Request) -> Response:
             f"{task.provider} refused the status query ({exc.code}: {exc.message}); nothing changed",
             extra={"provider_code": exc.code},
         ) from None
-    applied = await rt.store.apply_report(task.id, report, rt.clock.now())
+    applied = await rt.apply_report(task.id, report, rt.clock.now())
     if applied is None:
         raise not_found(f"task {task.id}")
     return JSONResponse(task_json(applied.task))

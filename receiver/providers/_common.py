@@ -7,17 +7,15 @@ its wire format (paths, body fields, where the task id and the status live).
 
 from __future__ import annotations
 
-import math
 import time
 from abc import ABC, abstractmethod
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import orjson
 
 from receiver.core.model import FieldError, Report, Status, TaskError, TaskSpec
+from receiver.core.retry_after import http_date, parse_retry_after
 from receiver.errors import PermanentError, ProviderError, TransientError
 from receiver.providers.base import ProviderLimits
 
@@ -55,32 +53,10 @@ def truncate(message: str) -> str:
     return message if len(message) <= MESSAGE_MAX else message[: MESSAGE_MAX - 3] + "..."
 
 
-def _http_date(value: str) -> float | None:
-    """Unix time of an HTTP date, or None; a date without a zone (`-0000`) is UTC."""
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a Retry-After value (delay-seconds or an HTTP date), or None."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        when = _http_date(value)
-        return None if when is None else max(0.0, when - now)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
 def _response_now(response: httpx.Response) -> float:
     # An HTTP-date Retry-After is relative to the server's own clock, so its Date
     # header is the reference (immune to skew); only without one do we read ours.
-    server_now = _http_date(response.headers.get("Date", ""))
+    server_now = http_date(response.headers.get("Date", ""))
     return time.time() if server_now is None else server_now
 
 

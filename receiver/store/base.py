@@ -6,14 +6,24 @@ without touching the HTTP layer or the workers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
+from receiver.core.delivery import Decision
 from receiver.core.model import Report
 from receiver.core.reconcile import Verdict
 from receiver.core.task import Task
 from receiver.errors import ReceiverError
+from receiver.store.records import (
+    Attempt,
+    Delivery,
+    DeliveryClaim,
+    Event,
+    StoredCallback,
+    Subscription,
+)
 
 
 class IdempotencyConflict(ReceiverError):
@@ -69,7 +79,7 @@ class Applied:
     event_ids: tuple[str, ...]
 
 
-class Store(Protocol):
+class TaskStore(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -123,3 +133,74 @@ class Store(Protocol):
     async def next_due(self) -> float | None:
         """The earliest time at which a create or a status query is owed."""
         ...
+
+
+class WebhookStore(Protocol):
+    async def create_subscription(self, sub: Subscription) -> Subscription: ...
+
+    async def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    async def list_subscriptions(self) -> list[Subscription]: ...
+
+    async def update_subscription(
+        self, subscription_id: str, changes: Mapping[str, Any], now: float
+    ) -> Subscription | None: ...
+
+    async def delete_subscription(self, subscription_id: str, now: float) -> bool: ...
+
+    async def rotate_secret(
+        self, subscription_id: str, secret: str, now: float, overlap: float
+    ) -> Subscription | None: ...
+
+    async def list_events(
+        self, *, event_type: str | None, task_id: str | None, after: str | None, limit: int
+    ) -> list[Event]: ...
+
+    async def get_event(self, event_id: str) -> Event | None: ...
+
+    async def redeliver(self, event_id: str, subscription_id: str | None, now: float) -> int: ...
+
+    async def replay(
+        self,
+        sub: Subscription,
+        since: float,
+        until: float,
+        event_types: tuple[str, ...] | None,
+        now: float,
+    ) -> int: ...
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease: float, busy: Mapping[str, int], per_subscription: int
+    ) -> list[DeliveryClaim]: ...
+
+    async def record_attempt(
+        self, claim: DeliveryClaim, attempt: Attempt, decision: Decision, now: float
+    ) -> None: ...
+
+    async def next_delivery_due(self) -> float | None: ...
+
+    async def list_deliveries(
+        self,
+        *,
+        subscription_id: str | None,
+        event_id: str | None,
+        status: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Delivery]: ...
+
+    async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None: ...
+
+    async def list_callbacks(
+        self, *, provider: str | None, task_id: str | None, after: str | None, limit: int
+    ) -> list[StoredCallback]: ...
+
+    async def get_callback(self, callback_id: str) -> StoredCallback | None: ...
+
+    async def prune(self, before: float) -> dict[str, int]:
+        """Delete settled deliveries (with their attempts), events and callbacks older than `before`."""
+        ...
+
+
+class Store(TaskStore, WebhookStore, Protocol):
+    """Everything the service asks of its database."""

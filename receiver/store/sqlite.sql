@@ -73,3 +73,98 @@ INSERT INTO events (id, task_id, type, sequence, created_at, body) VALUES (?, ?,
 
 -- name: callback_insert
 INSERT INTO callbacks (id, provider, task_id, received_at, body, verdict) VALUES (?, ?, ?, ?, ?, ?);
+
+-- Subscribers ---------------------------------------------------------------
+
+-- name: subscription_insert
+INSERT INTO subscriptions (id, url, event_types, description, enabled, secret, created_at, updated_at)
+VALUES (?, ?, ?, ?, 1, ?, ?, ?);
+
+-- name: subscription_get
+SELECT * FROM subscriptions WHERE id = ?;
+
+-- name: subscription_list
+SELECT * FROM subscriptions ORDER BY id DESC;
+
+-- name: subscription_delete
+DELETE FROM subscriptions WHERE id = ?;
+
+-- name: subscription_rotate
+UPDATE subscriptions SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?,
+    updated_at = ?
+WHERE id = ?;
+
+-- name: subscription_disable
+UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1;
+
+-- name: subscription_failing
+UPDATE subscriptions SET failing_since = ? WHERE id = ?;
+
+-- name: subscriptions_matching
+-- Enabled subscriptions that want this event type: the outbox's fan-out.
+SELECT id FROM subscriptions
+WHERE enabled = 1
+  AND (event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(subscriptions.event_types) WHERE value = ?));
+
+-- name: deliveries_end_for_subscription
+-- A disabled or removed subscription owes nothing more; what it missed stays replayable.
+UPDATE deliveries SET status = ?, next_attempt_at = NULL, last_error = ?, updated_at = ?
+WHERE subscription_id = ? AND status = 'pending';
+
+-- name: delivery_insert
+INSERT INTO deliveries (id, event_id, subscription_id, status, origin, next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, 'pending', ?, ?, ?, ?);
+
+-- name: delivery_due
+SELECT d.id AS delivery_id, d.event_id, d.attempts, e.body AS event_body, s.*
+FROM deliveries d
+JOIN events e ON e.id = d.event_id
+JOIN subscriptions s ON s.id = d.subscription_id
+WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
+ORDER BY d.next_attempt_at
+LIMIT ?;
+
+-- name: delivery_claim
+UPDATE deliveries SET next_attempt_at = ? WHERE id = ?;
+
+-- name: delivery_record
+UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
+    last_status_code = ?, last_error = ?, updated_at = ?
+WHERE id = ? AND status = 'pending';
+
+-- name: attempt_insert
+INSERT INTO attempts (delivery_id, attempted_at, duration_ms, status_code, response_body, error)
+VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: delivery_get
+SELECT * FROM deliveries WHERE id = ?;
+
+-- name: attempts_for_delivery
+SELECT * FROM attempts WHERE delivery_id = ? ORDER BY id;
+
+-- name: next_delivery_due
+SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL;
+
+-- name: event_get
+SELECT * FROM events WHERE id = ?;
+
+-- name: events_in_window
+SELECT id, type FROM events WHERE created_at >= ? AND created_at < ? ORDER BY id;
+
+-- name: callback_get
+SELECT * FROM callbacks WHERE id = ?;
+
+-- Retention ---------------------------------------------------------------
+
+-- name: prune_settled_deliveries
+-- Deliveries that owe nothing and whose last change is old, with their attempts.
+DELETE FROM deliveries WHERE next_attempt_at IS NULL AND updated_at < ?;
+
+-- name: prune_events
+-- Old events, unless a delivery of theirs is still owed.
+DELETE FROM events
+WHERE created_at < ?
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.next_attempt_at IS NOT NULL);
+
+-- name: prune_callbacks
+DELETE FROM callbacks WHERE received_at < ?;

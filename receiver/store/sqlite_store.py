@@ -25,6 +25,7 @@ from receiver.store.base import (
 from receiver.store.migrate import migrate_sqlite
 from receiver.store.queries import load
 from receiver.store.sqlite_connector import SqliteConnector, connect
+from receiver.store.sqlite_webhooks import WebhookOps, enqueue_event
 
 Q = load("sqlite")
 
@@ -58,7 +59,7 @@ def _fetch_task(conn: sqlite3.Connection, task_id: str) -> sqlite3.Row | None:
     return row
 
 
-class SqliteStore:
+class SqliteStore(WebhookOps):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SqliteConnector(path)
@@ -174,6 +175,7 @@ class SqliteStore:
                 conn.execute(
                     Q["event_insert"], (event_id, task.id, event.type, event.sequence, now, body)
                 )
+                enqueue_event(conn, event_id, event.type, now)
                 event_ids.append(event_id)
             if task.status.final:
                 conn.execute(Q["task_end_work"], (task.id,))

@@ -36,15 +36,15 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
     now = rt.clock.now()
     adapter = rt.adapters.get(task.provider)
     if now >= claim.deadline_at:
-        await rt.store.apply_report(task.id, _deadline_failure(rt, claim), now, settles_submit=True)
+        await rt.apply_report(task.id, _deadline_failure(rt, claim), now, settles_submit=True)
         return
     if adapter is None:
         report = failure("provider_disabled", f"{task.provider} is not enabled on this service")
-        await rt.store.apply_report(task.id, report, now, settles_submit=True)
+        await rt.apply_report(task.id, report, now, settles_submit=True)
         return
     if claim.was_inflight and not adapter.idempotent_create:
         report = failure("submit_outcome_unknown", UNKNOWN_OUTCOME.format(provider=task.provider))
-        await rt.store.apply_report(task.id, report, now, settles_submit=True)
+        await rt.apply_report(task.id, report, now, settles_submit=True)
         return
 
     callback_url = rt.callback_url(task.id, task.provider) if task.callback_mode else None
@@ -64,14 +64,14 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
                 report = failure(
                     "submit_outcome_unknown", UNKNOWN_OUTCOME.format(provider=task.provider)
                 )
-                await rt.store.apply_report(task.id, report, now, settles_submit=True)
+                await rt.apply_report(task.id, report, now, settles_submit=True)
             return
         delay = SUBMIT_BACKOFF.delay(claim.attempts, rt.rng.random(), at_least=exc.retry_after)
         log.info("create for %s failed (%s); retrying in %.1f s", task.id, exc, delay)
         await rt.store.retry_submit(task.id, now + delay, inflight=False, error=str(exc))
         return
     except PermanentError as exc:
-        await rt.store.apply_report(
+        await rt.apply_report(
             task.id, failure(exc.code, exc.message), rt.clock.now(), settles_submit=True
         )
         return
@@ -80,7 +80,7 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
     first_look = (
         rt.settings.callback_grace if task.callback_mode else POLL_BACKOFF.delay(0, rt.rng.random())
     )
-    await rt.store.apply_report(
+    await rt.apply_report(
         task.id,
         Report(status=Status.PENDING, provider_task_id=provider_task_id),
         now,
@@ -101,7 +101,7 @@ async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
     task = claim.task
     now = rt.clock.now()
     if now >= claim.deadline_at:
-        return await rt.store.apply_report(task.id, _deadline_failure(rt, claim), now)
+        return await rt.apply_report(task.id, _deadline_failure(rt, claim), now)
     if task.provider_task_id is None:  # cannot happen for a settled create; be safe
         await rt.store.reschedule_poll(task.id, claim.deadline_at, "no upstream task id")
         return None
@@ -113,9 +113,7 @@ async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
         await rt.store.reschedule_poll(task.id, min(now + delay, claim.deadline_at), str(exc))
         return None
     except PermanentError as exc:
-        return await rt.store.apply_report(task.id, failure(exc.code, exc.message), rt.clock.now())
+        return await rt.apply_report(task.id, failure(exc.code, exc.message), rt.clock.now())
     now = rt.clock.now()
     delay = POLL_BACKOFF.delay(claim.attempts + 1, rt.rng.random())
-    return await rt.store.apply_report(
-        task.id, report, now, poll_at=min(now + delay, claim.deadline_at)
-    )
+    return await rt.apply_report(task.id, report, now, poll_at=min(now + delay, claim.deadline_at))

@@ -1,0 +1,88 @@
+"""Where deliveries may go: http(s) only, and only to public addresses unless allowed.
+
+The check runs when a subscription is created or changed, and again before
+every attempt, on a fresh DNS answer, so a name later pointed inside the
+network is still refused. The attempt then connects to the address that
+passed the check (the URL's host is kept for `Host` and TLS), so DNS cannot
+change between the check and the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from receiver.errors import ReceiverError
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+SETTING = "RECEIVER_ALLOW_PRIVATE_URLS"
+
+
+class AddressRefused(ReceiverError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    url: str  # what to connect to (the checked address when pinned)
+    host: str  # the URL's own host, for Host and TLS SNI
+    pinned: bool
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def is_public(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def check_url_shape(url: str) -> str | None:
+    """A message for a URL that can never be delivered to; None when it is well formed."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "expected an http:// or https:// URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// URL"
+    if len(url) > 2048:
+        return "at most 2048 characters"
+    return None
+
+
+async def resolve_target(url: str, *, allow_private: bool, resolver: Resolver) -> Target:
+    """The address to connect to, or AddressRefused saying why not."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if allow_private:
+        return Target(url, host, pinned=False)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in await resolver(host, port)]
+        except (OSError, ValueError) as exc:
+            raise AddressRefused(f"cannot resolve {host}: {exc}") from exc
+    if not addresses:
+        raise AddressRefused(f"cannot resolve {host}: no addresses")
+    for address in addresses:
+        if not is_public(address):
+            raise AddressRefused(
+                f"{host} resolves to {address}, which is not a public address; "
+                f"set {SETTING}=true to allow private and loopback destinations"
+            )
+    chosen = addresses[0]
+    literal = f"[{chosen}]" if chosen.version == 6 else str(chosen)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    return Target(parts._replace(netloc=netloc).geturl(), host, pinned=True)

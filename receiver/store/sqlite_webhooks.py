@@ -1,0 +1,384 @@
+"""The subscriber half of the SQLite store: subscriptions, the outbox, attempts, the logs."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from receiver.core.delivery import Decision, Next
+from receiver.core.ids import new_id
+from receiver.store.queries import load
+from receiver.store.records import (
+    Attempt,
+    Delivery,
+    DeliveryClaim,
+    Event,
+    StoredCallback,
+    Subscription,
+)
+from receiver.store.sqlite_connector import SqliteConnector
+
+Q = load("sqlite")
+
+
+def row_to_subscription(row: sqlite3.Row) -> Subscription:
+    types = row["event_types"]
+    return Subscription(
+        id=row["id"],
+        url=row["url"],
+        event_types=tuple(orjson.loads(types)) if types is not None else None,
+        description=row["description"],
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+        secret=row["secret"],
+        previous_secret=row["previous_secret"],
+        previous_secret_expires_at=row["previous_secret_expires_at"],
+        failing_since=row["failing_since"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _row_to_delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        event_id=row["event_id"],
+        subscription_id=row["subscription_id"],
+        status=row["status"],
+        origin=row["origin"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _row_to_event(row: sqlite3.Row) -> Event:
+    return Event(
+        row["id"], row["task_id"], row["type"], row["sequence"], row["created_at"], row["body"]
+    )
+
+
+def _row_to_callback(row: sqlite3.Row) -> StoredCallback:
+    return StoredCallback(
+        row["id"], row["provider"], row["task_id"], row["received_at"], row["body"], row["verdict"]
+    )
+
+
+def enqueue_event(conn: sqlite3.Connection, event_id: str, event_type: str, now: float) -> int:
+    """The outbox: one delivery per enabled subscription that wants this event type,
+    written in the caller's transaction (the one that wrote the event)."""
+    subscribers = conn.execute(Q["subscriptions_matching"], (event_type,)).fetchall()
+    for (subscription_id,) in subscribers:
+        conn.execute(
+            Q["delivery_insert"],
+            (new_id("dlv", now), event_id, subscription_id, "event", now, now, now),
+        )
+    return len(subscribers)
+
+
+def end_deliveries(
+    conn: sqlite3.Connection, subscription_id: str, status: str, why: str, now: float
+) -> None:
+    conn.execute(Q["deliveries_end_for_subscription"], (status, why, now, subscription_id))
+
+
+def _page(
+    conn: sqlite3.Connection,
+    table: str,
+    filters: Mapping[str, Any],
+    after: str | None,
+    limit: int,
+) -> list[sqlite3.Row]:
+    """Newest first by id, with equality filters and an `after` cursor; column names are ours."""
+    clauses = [f"{column} = ?" for column, value in filters.items() if value is not None]
+    params: list[Any] = [value for value in filters.values() if value is not None]
+    if after is not None:
+        clauses.append("id < ?")
+        params.append(after)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT * FROM {table} {where} ORDER BY id DESC LIMIT ?"
+    return conn.execute(sql, (*params, limit)).fetchall()
+
+
+class WebhookOps:
+    db: SqliteConnector
+
+    # Subscriptions ---------------------------------------------------------
+
+    async def create_subscription(self, sub: Subscription) -> Subscription:
+        types = (
+            orjson.dumps(list(sub.event_types)).decode() if sub.event_types is not None else None
+        )
+        params = (
+            sub.id,
+            sub.url,
+            types,
+            sub.description,
+            sub.secret,
+            sub.created_at,
+            sub.updated_at,
+        )
+        await self.db.write(lambda conn: conn.execute(Q["subscription_insert"], params))
+        return sub
+
+    async def get_subscription(self, subscription_id: str) -> Subscription | None:
+        row = await self.db.read(
+            lambda conn: conn.execute(Q["subscription_get"], (subscription_id,)).fetchone()
+        )
+        return row_to_subscription(row) if row is not None else None
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        rows = await self.db.read(lambda conn: conn.execute(Q["subscription_list"]).fetchall())
+        return [row_to_subscription(row) for row in rows]
+
+    async def update_subscription(
+        self, subscription_id: str, changes: Mapping[str, Any], now: float
+    ) -> Subscription | None:
+        """Change url, event_types, description and/or enabled. Enabling clears the reason
+        and the failure run; disabling ends what the subscription was still owed."""
+
+        def work(conn: sqlite3.Connection) -> Subscription | None:
+            row = conn.execute(Q["subscription_get"], (subscription_id,)).fetchone()
+            if row is None:
+                return None
+            columns: dict[str, Any] = {"updated_at": now}
+            for name in ("url", "description"):
+                if name in changes:
+                    columns[name] = changes[name]
+            if "event_types" in changes:
+                types = changes["event_types"]
+                columns["event_types"] = orjson.dumps(types).decode() if types is not None else None
+            if changes.get("enabled") is True and not row["enabled"]:
+                columns.update(enabled=1, disabled_reason=None, failing_since=None)
+            elif changes.get("enabled") is False and row["enabled"]:
+                columns.update(enabled=0, disabled_reason="disabled through the API")
+                end_deliveries(conn, subscription_id, "dead", "the subscription was disabled", now)
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            conn.execute(
+                f"UPDATE subscriptions SET {assignments} WHERE id = ?",
+                (*columns.values(), subscription_id),
+            )
+            updated = conn.execute(Q["subscription_get"], (subscription_id,)).fetchone()
+            return row_to_subscription(updated)
+
+        return await self.db.write(work)
+
+    async def delete_subscription(self, subscription_id: str, now: float) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            end_deliveries(conn, subscription_id, "cancelled", "the subscription was removed", now)
+            return conn.execute(Q["subscription_delete"], (subscription_id,)).rowcount == 1
+
+        return await self.db.write(work)
+
+    async def rotate_secret(
+        self, subscription_id: str, secret: str, now: float, overlap: float
+    ) -> Subscription | None:
+        def work(conn: sqlite3.Connection) -> Subscription | None:
+            params = (now + overlap, secret, now, subscription_id)
+            if conn.execute(Q["subscription_rotate"], params).rowcount != 1:
+                return None
+            row = conn.execute(Q["subscription_get"], (subscription_id,)).fetchone()
+            return row_to_subscription(row)
+
+        return await self.db.write(work)
+
+    # Events, redelivery, replay -----------------------------------------------
+
+    async def list_events(
+        self, *, event_type: str | None, task_id: str | None, after: str | None, limit: int
+    ) -> list[Event]:
+        filters = {"type": event_type, "task_id": task_id}
+        rows = await self.db.read(lambda conn: _page(conn, "events", filters, after, limit))
+        return [_row_to_event(row) for row in rows]
+
+    async def get_event(self, event_id: str) -> Event | None:
+        row = await self.db.read(lambda conn: conn.execute(Q["event_get"], (event_id,)).fetchone())
+        return _row_to_event(row) if row is not None else None
+
+    async def redeliver(self, event_id: str, subscription_id: str | None, now: float) -> int:
+        """New deliveries of one event: to one subscription, or to every enabled one that wants it."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            event = conn.execute(Q["event_get"], (event_id,)).fetchone()
+            if subscription_id is None:
+                targets = [
+                    r[0] for r in conn.execute(Q["subscriptions_matching"], (event["type"],))
+                ]
+            else:
+                targets = [subscription_id]
+            for target in targets:
+                conn.execute(
+                    Q["delivery_insert"],
+                    (new_id("dlv", now), event_id, target, "redeliver", now, now, now),
+                )
+            return len(targets)
+
+        return await self.db.write(work)
+
+    async def replay(
+        self,
+        sub: Subscription,
+        since: float,
+        until: float,
+        event_types: tuple[str, ...] | None,
+        now: float,
+    ) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            count = 0
+            for event_id, event_type in conn.execute(Q["events_in_window"], (since, until)):
+                if sub.event_types is not None and event_type not in sub.event_types:
+                    continue
+                if event_types is not None and event_type not in event_types:
+                    continue
+                conn.execute(
+                    Q["delivery_insert"],
+                    (new_id("dlv", now), event_id, sub.id, "replay", now, now, now),
+                )
+                count += 1
+            return count
+
+        return await self.db.write(work)
+
+    # Dispatching ------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease: float, busy: Mapping[str, int], per_subscription: int
+    ) -> list[DeliveryClaim]:
+        """Due deliveries, at most `per_subscription` in flight for any one subscription
+        (counting `busy`), so one slow endpoint cannot take every slot."""
+
+        def work(conn: sqlite3.Connection) -> list[DeliveryClaim]:
+            taken: dict[str, int] = dict(busy)
+            claims: list[DeliveryClaim] = []
+            for row in conn.execute(Q["delivery_due"], (now, limit * 4)).fetchall():
+                sub = row_to_subscription(row)
+                if taken.get(sub.id, 0) >= per_subscription:
+                    continue
+                taken[sub.id] = taken.get(sub.id, 0) + 1
+                conn.execute(Q["delivery_claim"], (now + lease, row["delivery_id"]))
+                claims.append(
+                    DeliveryClaim(
+                        row["delivery_id"],
+                        row["event_id"],
+                        row["attempts"] + 1,
+                        row["event_body"],
+                        sub,
+                    )
+                )
+                if len(claims) >= limit:
+                    break
+            return claims
+
+        return await self.db.write(work)
+
+    async def record_attempt(
+        self, claim: DeliveryClaim, attempt: Attempt, decision: Decision, now: float
+    ) -> None:
+        """The attempt, the delivery's new state and the subscription's health, in one transaction."""
+        sub_id = claim.subscription.id
+
+        def work(conn: sqlite3.Connection) -> None:
+            status = {Next.DELIVERED: "delivered", Next.RETRY: "pending", Next.DEAD: "dead"}[
+                decision.next
+            ]
+            changed = conn.execute(
+                Q["delivery_record"],
+                (
+                    status,
+                    decision.next_attempt_at,
+                    attempt.status_code,
+                    attempt.error,
+                    now,
+                    claim.delivery_id,
+                ),
+            ).rowcount
+            if changed != 1:
+                return  # cancelled or settled meanwhile (a removed subscription, a lost lease)
+            conn.execute(
+                Q["attempt_insert"],
+                (
+                    claim.delivery_id,
+                    attempt.attempted_at,
+                    attempt.duration_ms,
+                    attempt.status_code,
+                    attempt.response_body,
+                    attempt.error,
+                ),
+            )
+            conn.execute(Q["subscription_failing"], (decision.failing_since, sub_id))
+            if decision.disable_reason is not None:
+                conn.execute(Q["subscription_disable"], (decision.disable_reason, now, sub_id))
+                end_deliveries(
+                    conn, sub_id, "dead", f"subscription disabled: {decision.disable_reason}", now
+                )
+
+        await self.db.write(work)
+
+    async def next_delivery_due(self) -> float | None:
+        value = await self.db.read(lambda conn: conn.execute(Q["next_delivery_due"]).fetchone()[0])
+        return float(value) if value is not None else None
+
+    async def list_deliveries(
+        self,
+        *,
+        subscription_id: str | None,
+        event_id: str | None,
+        status: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Delivery]:
+        filters = {"subscription_id": subscription_id, "event_id": event_id, "status": status}
+        rows = await self.db.read(lambda conn: _page(conn, "deliveries", filters, after, limit))
+        return [_row_to_delivery(row) for row in rows]
+
+    async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[Attempt]] | None:
+        def work(conn: sqlite3.Connection) -> tuple[Delivery, list[Attempt]] | None:
+            row = conn.execute(Q["delivery_get"], (delivery_id,)).fetchone()
+            if row is None:
+                return None
+            attempts = [
+                Attempt(
+                    a["attempted_at"],
+                    a["duration_ms"],
+                    a["status_code"],
+                    a["response_body"],
+                    a["error"],
+                )
+                for a in conn.execute(Q["attempts_for_delivery"], (delivery_id,))
+            ]
+            return _row_to_delivery(row), attempts
+
+        return await self.db.read(work)
+
+    # Callbacks as received -------------------------------------------------------
+
+    async def list_callbacks(
+        self, *, provider: str | None, task_id: str | None, after: str | None, limit: int
+    ) -> list[StoredCallback]:
+        filters = {"provider": provider, "task_id": task_id}
+        rows = await self.db.read(lambda conn: _page(conn, "callbacks", filters, after, limit))
+        return [_row_to_callback(row) for row in rows]
+
+    async def get_callback(self, callback_id: str) -> StoredCallback | None:
+        row = await self.db.read(
+            lambda conn: conn.execute(Q["callback_get"], (callback_id,)).fetchone()
+        )
+        return _row_to_callback(row) if row is not None else None
+
+    # Retention -----------------------------------------------------------------------
+
+    async def prune(self, before: float) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            return {
+                "deliveries": conn.execute(Q["prune_settled_deliveries"], (before,)).rowcount,
+                "events": conn.execute(Q["prune_events"], (before,)).rowcount,
+                "callbacks": conn.execute(Q["prune_callbacks"], (before,)).rowcount,
+            }
+
+        return await self.db.write(work)

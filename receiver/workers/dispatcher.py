@@ -1,0 +1,174 @@
+"""The dispatcher: signed deliveries to subscribers, from the outbox, at least once.
+
+Claims due deliveries with a lease (a crash, or a second worker, never loses
+or double-claims one: an unexpired lease hides it, an expired one brings it
+back), sends each as its own asyncio task within a global cap and a
+per-subscription cap (so one slow or dead endpoint cannot take every slot),
+and records every attempt with what `decide` made of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from receiver import __version__
+from receiver.core.delivery import AttemptResult, decide
+from receiver.core.retry_after import parse_retry_after
+from receiver.core.signing import secret_key, signature_header
+from receiver.delivery.addresses import AddressRefused, resolve_target
+from receiver.runtime import Runtime
+from receiver.store.records import Attempt, DeliveryClaim
+
+log = logging.getLogger("receiver.dispatcher")
+
+USER_AGENT = f"receiver-webhooks/{__version__}"
+RESPONSE_KEPT = 1024
+IDLE_TICK = 30.0
+
+
+class Dispatcher:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.should_exit = False
+        self.alive = False
+        self.wake = rt.deliveries_wake
+        self.jobs: set[asyncio.Task[Any]] = set()
+        self.busy: Counter[str] = Counter()
+
+    async def run(self) -> None:
+        self.alive = True
+        try:
+            while not self.should_exit:
+                self.wake.clear()
+                try:
+                    next_at = await self.tick()
+                except Exception:
+                    log.exception("dispatcher tick failed")
+                    next_at = self.rt.clock.now() + 1.0
+                if self.should_exit:
+                    break
+                await self.rt.clock.sleep_until(next_at, self.wake)
+        finally:
+            self.alive = False
+
+    async def tick(self) -> float:
+        rt, settings = self.rt, self.rt.settings
+        now = rt.clock.now()
+        free = settings.delivery_concurrency - len(self.jobs)
+        if free > 0:
+            claims = await rt.store.claim_deliveries(
+                now, free, self.lease, self.busy, settings.subscription_concurrency
+            )
+            for claim in claims:
+                self._start(claim)
+        next_due = await rt.store.next_delivery_due()
+        later = rt.clock.now() + IDLE_TICK
+        if next_due is None:
+            return later
+        # Due but unclaimable (every slot busy): wait for a finished job's wake.
+        return max(next_due, rt.clock.now() + 0.05) if next_due > now else min(later, now + 1.0)
+
+    @property
+    def lease(self) -> float:
+        return 2 * self.rt.settings.delivery_timeout + 5.0
+
+    def _start(self, claim: DeliveryClaim) -> None:
+        sub_id = claim.subscription.id
+        self.busy[sub_id] += 1
+
+        async def run() -> None:
+            try:
+                await self.attempt(claim)
+            except Exception:  # the lease expires and the delivery is tried again
+                log.exception("delivery %s failed unexpectedly", claim.delivery_id)
+            finally:
+                self.busy[sub_id] -= 1
+                if not self.busy[sub_id]:
+                    del self.busy[sub_id]
+                self.wake.set()
+
+        task = asyncio.create_task(run(), name=f"deliver:{claim.delivery_id}")
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def attempt(self, claim: DeliveryClaim) -> None:
+        rt = self.rt
+        started_at = rt.clock.now()
+        started = time.perf_counter()
+        result, kept = await self._send(claim, started_at)
+        duration_ms = (time.perf_counter() - started) * 1000
+        now = rt.clock.now()
+        decision = decide(
+            result,
+            attempt=claim.attempt,
+            schedule=rt.settings.retry_schedule,
+            now=now,
+            draw=rt.rng.random(),
+            failing_since=claim.subscription.failing_since,
+            disable_after=rt.settings.disable_after,
+        )
+        attempt = Attempt(started_at, duration_ms, result.status_code, kept, result.error)
+        await rt.store.record_attempt(claim, attempt, decision, now)
+
+    async def _send(self, claim: DeliveryClaim, now: float) -> tuple[AttemptResult, str | None]:
+        rt, sub = self.rt, claim.subscription
+        timestamp = int(now)
+        keys = [secret_key(s) for s in sub.signing_secrets(now)]
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": claim.event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(keys, claim.event_id, timestamp, claim.body),
+        }
+        try:
+            async with asyncio.timeout(rt.settings.delivery_timeout):
+                target = await resolve_target(
+                    sub.url, allow_private=rt.settings.allow_private_urls, resolver=rt.resolver
+                )
+                extensions: dict[str, Any] = {}
+                if target.pinned:
+                    headers["host"] = httpx.URL(sub.url).netloc.decode()
+                    extensions["sni_hostname"] = target.host
+                request = rt.delivery_client.build_request(
+                    "POST", target.url, content=claim.body, headers=headers, extensions=extensions
+                )
+                response = await rt.delivery_client.send(request, stream=True)
+                try:
+                    kept = await _read_start(response)
+                finally:
+                    await response.aclose()
+        except AddressRefused as exc:
+            return AttemptResult(None, f"refused destination: {exc}"), None
+        except TimeoutError:
+            return AttemptResult(None, f"no answer within {rt.settings.delivery_timeout:g} s"), None
+        except httpx.HTTPError as exc:
+            return AttemptResult(None, f"{type(exc).__name__}: {exc}".rstrip(": ")), None
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now=rt.clock.now())
+        return AttemptResult(response.status_code, None, retry_after), kept
+
+    async def stop(self, grace: float = 10.0) -> None:
+        self.should_exit = True
+        self.wake.set()
+        if self.jobs:
+            _, pending = await asyncio.wait(set(self.jobs), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+
+async def _read_start(response: httpx.Response) -> str:
+    """The first KiB of the answer, for the attempt log; the rest is not downloaded."""
+    kept = b""
+    async for chunk in response.aiter_raw():
+        kept += chunk
+        if len(kept) >= RESPONSE_KEPT:
+            break
+    return kept[:RESPONSE_KEPT].decode("utf-8", "replace")

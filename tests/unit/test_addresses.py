@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from receiver.delivery.addresses import AddressRefused, Resolver, check_url_shape, resolve_target
+
+
+def resolver_for(answers: dict[str, list[str]]) -> Resolver:
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise OSError("name not known")
+        return answers[host]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.1/x",
+        "http://172.16.5.4/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/x",
+        "http://0.0.0.0/x",
+        "http://[::1]/x",
+        "http://[fe80::1]/x",
+        "http://[fd00::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://224.0.0.1/x",
+        "http://internal.example/x",
+    ],
+)
+async def test_non_public_destinations_are_refused_naming_the_setting(url: str) -> None:
+    resolve = resolver_for({"internal.example": ["10.0.0.7"]})
+    with pytest.raises(AddressRefused, match="RECEIVER_ALLOW_PRIVATE_URLS"):
+        await resolve_target(url, allow_private=False, resolver=resolve)
+
+
+async def test_a_public_name_is_pinned_to_the_checked_address() -> None:
+    resolve = resolver_for({"hooks.example.com": ["93.184.215.14"]})
+    target = await resolve_target(
+        "https://hooks.example.com:8443/in?x=1", allow_private=False, resolver=resolve
+    )
+    assert target.pinned and target.host == "hooks.example.com"
+    assert target.url == "https://93.184.215.14:8443/in?x=1"
+
+
+async def test_a_name_that_turns_private_later_is_refused_at_delivery_time() -> None:
+    answers = {"hooks.example.com": ["93.184.215.14"]}
+    resolve = resolver_for(answers)
+    await resolve_target("https://hooks.example.com/", allow_private=False, resolver=resolve)
+    answers["hooks.example.com"] = ["93.184.215.14", "127.0.0.1"]
+    with pytest.raises(AddressRefused, match=r"127\.0\.0\.1"):
+        await resolve_target("https://hooks.example.com/", allow_private=False, resolver=resolve)
+
+
+async def test_unresolvable_names_are_refused_and_private_ones_allowed_when_configured() -> None:
+    resolve = resolver_for({})
+    with pytest.raises(AddressRefused, match="cannot resolve"):
+        await resolve_target("https://nowhere.example/", allow_private=False, resolver=resolve)
+    target = await resolve_target("http://127.0.0.1:9/x", allow_private=True, resolver=resolve)
+    assert target.url == "http://127.0.0.1:9/x" and not target.pinned
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://a.example/x", "file:///etc/passwd", "http://", "https://a:99999/", "nonsense"]
+)
+def test_only_http_and_https_urls_have_a_valid_shape(url: str) -> None:
+    assert check_url_shape(url) is not None
+    assert check_url_shape("https://a.example/hook") is None
