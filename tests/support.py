@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from receiver.clock import ManualClock
 from receiver.http.app import create_app
+from receiver.runtime import Runtime
 from receiver.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 from receiver.settings import Settings
 
@@ -99,12 +106,66 @@ def service_env(sandbox_url: str, db: Path, public_url: str, **extra: str) -> di
         "RECEIVER_PUBLIC_URL": public_url,
         "RECEIVER_API_TOKEN": TOKEN,
         "RECEIVER_UPSTREAM_TIMEOUT": "5",
+        "RECEIVER_ALLOW_PRIVATE_URLS": "true",
     }
     for name in PROVIDERS:
         env[f"RECEIVER_{name.upper()}_API_KEY"] = f"sandbox-{name}-key"
         env[f"RECEIVER_{name.upper()}_BASE_URL"] = f"{sandbox_url}/{name}"
     env.update(extra)
     return env
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict[str, Any]:
+        value: dict[str, Any] = orjson.loads(self.body)
+        return value
+
+
+class Subscriber:
+    """A webhook endpoint on loopback: records every request; answers from `script`, then
+    `default`. `hold` (when set) makes it wait for `release` before answering."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self.default = 204
+        self.hold = False
+        self.release = asyncio.Event()
+        self.url = ""
+        self.app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
+
+    async def _hook(self, request: Request) -> Response:
+        self.received.append(Received(dict(request.headers), await request.body()))
+        if self.hold:
+            await self.release.wait()
+        status, headers = self.script.pop(0) if self.script else (self.default, {})
+        return Response(b'{"ok": true}' if status < 300 else b"nope", status, headers)
+
+    def ids(self) -> list[str]:
+        return [r.headers["webhook-id"] for r in self.received]
+
+    def types(self) -> list[str]:
+        return [r.json["type"] for r in self.received]
+
+    async def wait_for(self, count: int, *, within: float = 10.0) -> list[Received]:
+        await until(lambda: len(self.received) >= count, within=within, what=f"{count} deliveries")
+        return self.received
+
+
+@contextlib.asynccontextmanager
+async def subscriber() -> AsyncIterator[Subscriber]:
+    sub = Subscriber()
+    async with serve(sub.app, bind()) as url:
+        sub.url = f"{url}/hook"
+        try:
+            yield sub
+        finally:
+            sub.release.set()
 
 
 @dataclass
@@ -115,6 +176,24 @@ class Harness:
     url: str
     api: httpx.AsyncClient
     db: Path
+    app: Starlette
+
+    @property
+    def runtime(self) -> Runtime:
+        rt: Runtime = self.app.state.runtime
+        return rt
+
+    async def subscribe(self, url: str, **body: Any) -> dict[str, Any]:
+        response = await self.api.post("/v1/subscriptions", json={"url": url, **body})
+        assert response.status_code == 201, response.text
+        sub: dict[str, Any] = response.json()
+        return sub
+
+    async def deliveries(self, **params: Any) -> list[dict[str, Any]]:
+        response = await self.api.get("/v1/deliveries", params={"limit": 200, **params})
+        assert response.status_code == 200, response.text
+        data: list[dict[str, Any]] = response.json()["data"]
+        return data
 
     async def create(self, **body: Any) -> dict[str, Any]:
         response = await self.api.post("/v1/tasks", json=body)
@@ -181,7 +260,9 @@ async def running(
     sandbox_config: SandboxConfig | None = None,
     env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Harness]:
-    clock = ManualClock()
+    # Start at the real time: Standard Webhooks verifiers refuse timestamps more
+    # than five minutes from their own clock.
+    clock = ManualClock(start=time.time())
     sandbox = create_sandbox_app(clock, config=sandbox_config)
     sandbox_sock, service_sock = bind(), bind()
     db = tmp_path / "receiver.db"
@@ -193,4 +274,4 @@ async def running(
         async with serve(app, service_sock) as url:
             headers = {"authorization": f"Bearer {TOKEN}"}
             async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as api:
-                yield Harness(clock, sandbox, sandbox_url, url, api, db)
+                yield Harness(clock, sandbox, sandbox_url, url, api, db, app)

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from receiver.clock import Clock, SystemClock
 from receiver.errors import SettingsError
-from receiver.http import callbacks, tasks
+from receiver.http import callbacks, events, inbox, subscriptions, tasks
 from receiver.http.auth import require_token
 from receiver.http.io import JSONResponse
 from receiver.http.problems import (
@@ -111,7 +111,7 @@ def create_app(
             await rt.store.close()
 
     routes: list[BaseRoute] = [
-        *_protect(tasks.routes, token),
+        *_protect(tasks.routes + subscriptions.routes + events.routes + inbox.routes, token),
         *callbacks.routes,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -11,19 +11,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.core.ids import new_id
-from receiver.core.model import PROVIDERS, FieldError, Status
+from receiver.core.model import PROVIDERS, Status
 from receiver.core.task import Task, task_json
 from receiver.errors import PermanentError, TransientError
 from receiver.http.io import JSONResponse, read_json
 from receiver.http.problems import Problem, invalid, not_found
+from receiver.http.query import ID_PATTERN, list_query, one_of, page
 from receiver.http.task_input import parse_task_input
 from receiver.runtime import Runtime
 from receiver.store.base import IdempotencyConflict, NewTask
 from receiver.workers.jobs import query_status
 
-ID_PATTERN = re.compile(r"^[a-z]+_[0-9a-z]{26}$")
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-LIST_PARAMS = ("status", "provider", "limit", "after")
 
 
 def runtime(request: Request) -> Runtime:
@@ -88,33 +87,14 @@ async def get_task(request: Request) -> Response:
 
 async def list_tasks(request: Request) -> Response:
     rt = runtime(request)
-    query = request.query_params
-    errors = [
-        FieldError(name, f"unknown query parameter; allowed: {', '.join(LIST_PARAMS)}")
-        for name in query
-        if name not in LIST_PARAMS
-    ]
-    status = query.get("status")
-    if status is not None and status not in {s.value for s in Status}:
-        errors.append(FieldError("status", f"expected one of {', '.join(s.value for s in Status)}"))
-    provider = query.get("provider")
-    if provider is not None and provider not in PROVIDERS:
-        errors.append(FieldError("provider", f"expected one of {', '.join(PROVIDERS)}"))
-    limit_text = query.get("limit", "50")
-    limit = int(limit_text) if limit_text.isdigit() else 0
-    if not 1 <= limit <= 200:
-        errors.append(FieldError("limit", "expected a whole number from 1 to 200"))
-    after = query.get("after")
-    if after is not None and not ID_PATTERN.match(after):
-        errors.append(FieldError("after", "expected the `next` cursor of a previous page"))
-    if errors:
-        raise invalid(errors)
-    tasks = await rt.store.list_tasks(
-        status=status, provider=provider, limit=limit + 1, after=after
+    q = list_query(
+        request,
+        {"status": one_of(tuple(s.value for s in Status)), "provider": one_of(PROVIDERS)},
     )
-    page = tasks[:limit]
-    next_cursor = page[-1].id if len(tasks) > limit else None
-    return JSONResponse({"data": [task_json(t) for t in page], "next": next_cursor})
+    tasks = await rt.store.list_tasks(
+        status=q.filters["status"], provider=q.filters["provider"], limit=q.limit + 1, after=q.after
+    )
+    return JSONResponse(page(tasks, q.limit, task_json, lambda t: t.id))
 
 
 async def sync_task(request: Request) -> Response:
