@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -183,7 +184,8 @@ async def replay(request: Request) -> Response:
     errors = reject_unknown(body, REPLAY_FIELDS)
     now = rt.clock.now()
     since = _time(body.get("since"), "since", errors)
-    until = _time(body["until"], "until", errors) if body.get("until") is not None else now
+    # Without `until`, the window is open-ended: everything since `since`.
+    until = _time(body["until"], "until", errors) if body.get("until") is not None else math.inf
     types = _event_types(body.get("event_types"), "event_types", errors)
     if since is not None and until is not None and since >= until:
         errors.append(FieldError("until", "must be later than since"))

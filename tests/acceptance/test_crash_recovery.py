@@ -7,72 +7,22 @@ service's grace and timeouts are set short, so the whole test takes seconds.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+from processes import ready, sandbox_process, start_service, wait
 from support import PROVIDERS, TOKEN, bind, service_env, url_of
-
-
-def _wait(check: object, what: str, timeout: float = 30.0) -> None:
-    assert callable(check)
-    give_up = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # waiting for other processes' work, not for time to pass
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "receiver.sandbox",
-            "--port",
-            "0",
-            "--pending-seconds",
-            "0.3",
-            "--processing-seconds",
-            "1.2",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline().split()
-        yield first[1].rsplit("/", 1)[0]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def start_service(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "receiver", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with sandbox_process() as url:
+        yield url
 
 
 def test_sigkill_while_tasks_are_in_flight_loses_nothing(tmp_path: Path, sandbox_url: str) -> None:
@@ -89,7 +39,7 @@ def test_sigkill_while_tasks_are_in_flight_loses_nothing(tmp_path: Path, sandbox
     headers = {"authorization": f"Bearer {TOKEN}"}
     service = start_service(env, port)
     try:
-        _wait(lambda: _ready(url), "service start")
+        wait(lambda: ready(url), "service start")
         accepted: dict[str, str] = {}
         with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
             for n in range(16):
@@ -102,7 +52,7 @@ def test_sigkill_while_tasks_are_in_flight_loses_nothing(tmp_path: Path, sandbox
                 tasks = api.get("/v1/tasks", params={"limit": 100}).json()["data"]
                 return all(t["status"] != "queued" for t in tasks)
 
-            _wait(all_submitted, "every task to reach the provider")
+            wait(all_submitted, "every task to reach the provider")
         # In flight upstream: rendering, callbacks and polls still owed.
         service.send_signal(signal.SIGKILL)
         service.wait(timeout=10)
@@ -119,7 +69,7 @@ def test_sigkill_while_tasks_are_in_flight_loses_nothing(tmp_path: Path, sandbox
     # While the service is down, revidapi's callbacks fail: the poller must recover them.
     service = start_service(env, port)
     try:
-        _wait(lambda: _ready(url), "service restart")
+        wait(lambda: ready(url), "service restart")
         with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
 
             def all_final() -> bool:
@@ -128,7 +78,7 @@ def test_sigkill_while_tasks_are_in_flight_loses_nothing(tmp_path: Path, sandbox
                     t["status"] in ("completed", "failed") for t in tasks
                 )
 
-            _wait(all_final, "every task to finish after the restart", timeout=60)
+            wait(all_final, "every task to finish after the restart", within=60)
             tasks = {t["id"]: t for t in api.get("/v1/tasks", params={"limit": 100}).json()["data"]}
         assert set(tasks) == set(accepted)
         for task_id, task in tasks.items():

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from receiver.core.model import PROVIDERS, TaskSpec
+from receiver.core.retry_after import parse_retry_after
 from receiver.errors import PermanentError, TransientError
 from receiver.providers import (
     ADAPTER_CLASSES,
@@ -15,7 +16,6 @@ from receiver.providers import (
     RevidapiAdapter,
     make_adapter,
 )
-from receiver.providers._common import parse_retry_after
 
 NOW = 1_800_000_000.0  # Fri, 15 Jan 2027 08:00:00 GMT
 
