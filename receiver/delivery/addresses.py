@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +47,19 @@ def is_public(ip: IPAddress) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def check_url_shape(url: str) -> str | None:
     """A message for a URL that can never be delivered to; None when it is well formed."""
     try:
@@ -55,6 +69,10 @@ def check_url_shape(url: str) -> str | None:
         return "expected an http:// or https:// URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "expected an http:// or https:// URL"
+    if not _HOSTNAME.match(parts.hostname) and not _is_ip(parts.hostname):
+        return f"{parts.hostname!r} is not a valid host name"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "a URL cannot contain spaces or control characters"
     if len(url) > 2048:
         return "at most 2048 characters"
     return None

@@ -13,8 +13,16 @@ from starlette.routing import Route
 from receiver.core.model import PROVIDERS
 from receiver.core.task import task_json
 from receiver.http.io import JSONResponse
-from receiver.http.problems import Problem, not_found
-from receiver.http.query import ID_PATTERN, an_id, list_query, one_of, page, read_object
+from receiver.http.problems import Problem, invalid, not_found
+from receiver.http.query import (
+    ID_PATTERN,
+    an_id,
+    list_query,
+    one_of,
+    page,
+    read_object,
+    reject_unknown,
+)
 from receiver.http.tasks import runtime
 
 
@@ -36,7 +44,9 @@ async def replay_callback(request: Request) -> Response:
     stored = await rt.store.get_callback(callback_id) if ID_PATTERN.match(callback_id) else None
     if stored is None:
         raise not_found(f"callback {callback_id}")
-    await read_object(request, optional=True)
+    errors = reject_unknown(await read_object(request, optional=True), ())
+    if errors:
+        raise invalid(errors)
     adapter = rt.adapters.get(stored.provider)
     if adapter is None:
         raise Problem(

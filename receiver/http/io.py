@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -22,7 +23,7 @@ class JSONResponse(Response):
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and re.fullmatch(r"[0-9]{1,19}", declared) and int(declared) > limit:
         raise Problem(413, "too-large", f"the body is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -49,7 +49,7 @@ def list_query(request: Request, checks: Mapping[str, Check]) -> ListQuery:
             errors.append(FieldError(name, message))
         filters[name] = value
     limit_text = query.get("limit", "50")
-    limit = int(limit_text) if limit_text.isdigit() else 0
+    limit = int(limit_text) if re.fullmatch(r"[0-9]{1,4}", limit_text) else 0
     if not 1 <= limit <= 200:
         errors.append(FieldError("limit", "expected a whole number from 1 to 200"))
     after = query.get("after")

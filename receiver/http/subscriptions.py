@@ -16,7 +16,7 @@ from receiver.core.times import parse_rfc3339
 from receiver.delivery.addresses import AddressRefused, check_url_shape, resolve_target
 from receiver.http.io import JSONResponse
 from receiver.http.problems import Problem, invalid, not_found
-from receiver.http.query import ID_PATTERN, read_object, reject_unknown
+from receiver.http.query import ID_PATTERN, list_query, page, read_object, reject_unknown
 from receiver.http.tasks import runtime
 from receiver.runtime import Runtime
 from receiver.store.records import Subscription
@@ -113,8 +113,11 @@ async def create_subscription(request: Request) -> Response:
 
 
 async def list_subscriptions(request: Request) -> Response:
-    subs = await runtime(request).store.list_subscriptions()
-    return JSONResponse({"data": [s.as_json() for s in subs], "next": None})
+    q = list_query(request, {})
+    subs = await runtime(request).store.list_subscriptions()  # newest first; a short list
+    if q.after is not None:
+        subs = [s for s in subs if s.id < q.after]
+    return JSONResponse(page(subs[: q.limit + 1], q.limit, lambda s: s.as_json(), lambda s: s.id))
 
 
 async def get_subscription(request: Request) -> Response:
@@ -159,7 +162,9 @@ async def delete_subscription(request: Request) -> Response:
 async def rotate_secret(request: Request) -> Response:
     rt = runtime(request)
     sub = await _load(rt, request.path_params["subscription_id"])
-    await read_object(request, optional=True)
+    errors = reject_unknown(await read_object(request, optional=True), ())
+    if errors:
+        raise invalid(errors)
     rotated = await rt.store.rotate_secret(sub.id, new_secret(32), rt.clock.now(), ROTATION_OVERLAP)
     if rotated is None:
         raise not_found(f"subscription {sub.id}")
