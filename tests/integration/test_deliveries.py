@@ -264,3 +264,40 @@ async def _json(h: Harness, path: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     value: dict[str, Any] = response.json()
     return value
+
+
+async def test_redirects_are_not_followed(tmp_path: Path) -> None:
+    async with (
+        running(tmp_path, env=FAST) as h,
+        subscriber() as endpoint,
+        subscriber() as elsewhere,
+    ):
+        sub = await h.subscribe(endpoint.url, event_types=["task.submitted"])
+        endpoint.script = [(307, {"location": elsewhere.url})]
+        await h.create(prompt="a harbour", provider="apipod")
+        await recorded(h, sub["id"], 1)
+        (delivery,) = await h.deliveries(subscription_id=sub["id"])
+        assert delivery["status"] == "pending" and delivery["last_status_code"] == 307
+        assert elsewhere.received == []
+        h.clock.advance(2)
+        await endpoint.wait_for(2)  # retried at the registered URL, not the redirect
+        assert elsewhere.received == []
+
+
+async def test_a_name_that_later_resolves_privately_is_refused_at_delivery(tmp_path: Path) -> None:
+    answers = {"hooks.customer.test": ["93.184.215.14"]}
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return answers[host]
+
+    async with running(tmp_path, env={"RECEIVER_ALLOW_PRIVATE_URLS": "false", **FAST}) as h:
+        h.runtime.resolver = resolve
+        sub = await h.subscribe("http://hooks.customer.test/in", event_types=["task.submitted"])
+        answers["hooks.customer.test"] = ["127.0.0.1"]  # DNS now points inside
+        await h.create(prompt="a harbour", provider="apipod")
+        await recorded(h, sub["id"], 1)
+        (delivery,) = await h.deliveries(subscription_id=sub["id"])
+        detail = (await h.api.get(f"/v1/deliveries/{delivery['id']}")).json()
+        (attempt,) = detail["attempts"]
+        assert attempt["status_code"] is None
+        assert "127.0.0.1" in attempt["error"] and "RECEIVER_ALLOW_PRIVATE_URLS" in attempt["error"]
