@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from receiver.clock import Clock, SystemClock
 from receiver.errors import SettingsError
-from receiver.http import callbacks, events, inbox, subscriptions, tasks
+from receiver.http import callbacks, events, inbox, openapi, subscriptions, tasks
 from receiver.http.auth import require_token
 from receiver.http.io import JSONResponse
 from receiver.http.problems import (
@@ -113,6 +113,7 @@ def create_app(
     routes: list[BaseRoute] = [
         *_protect(tasks.routes + subscriptions.routes + events.routes + inbox.routes, token),
         *callbacks.routes,
+        *openapi.routes,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
