@@ -14,6 +14,7 @@ from receiver.core.model import Report
 from receiver.core.tokens import CallbackClaim, sign_callback
 from receiver.delivery.addresses import Resolver, system_resolver
 from receiver.errors import TransientError
+from receiver.metrics import Metrics
 from receiver.providers import make_adapter
 from receiver.providers.base import Adapter
 from receiver.settings import Settings
@@ -31,6 +32,7 @@ class Runtime:
     secret_key: str = ""
     rng: random.Random = field(default_factory=random.Random)
     resolver: Resolver = system_resolver
+    metrics: Metrics = field(default_factory=Metrics)
     # Set whenever new upstream work may be due (a task was created, a job ended).
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Set whenever deliveries may be due (an event was written, a redelivery asked for).
@@ -51,6 +53,7 @@ class Runtime:
             task_id, report, now, poll_at=poll_at, settles_submit=settles_submit, inbox=inbox
         )
         if applied is not None and applied.event_ids:
+            self.metrics.transitions.labels(applied.task.provider, applied.task.status.value).inc()
             self.deliveries_wake.set()
         return applied
 

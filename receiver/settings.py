@@ -26,8 +26,8 @@ DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
     name: str
-    api_key: str
-    base_url: str
+    api_key: str = field(repr=False)
+    base_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    api_token: str | None = None
-    secret_key: str | None = None
+    # Secrets stay out of repr(), so no log line or traceback can show them.
+    api_token: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     default_provider: str | None = None
     allow_private_urls: bool = False

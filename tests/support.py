@@ -144,7 +144,8 @@ class Subscriber:
         if self.hold:
             await self.release.wait()
         status, headers = self.script.pop(0) if self.script else (self.default, {})
-        return Response(b'{"ok": true}' if status < 300 else b"nope", status, headers)
+        body = b"" if status in (204, 304) else b'{"ok": true}' if status < 300 else b"nope"
+        return Response(body, status, headers)
 
     def ids(self) -> list[str]:
         return [r.headers["webhook-id"] for r in self.received]

@@ -7,8 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -18,6 +20,7 @@ from receiver.errors import SettingsError
 from receiver.http import callbacks, events, inbox, openapi, subscriptions, tasks
 from receiver.http.auth import require_token
 from receiver.http.io import JSONResponse
+from receiver.http.observe import Observe
 from receiver.http.problems import (
     Problem,
     http_exception_handler,
@@ -72,6 +75,13 @@ async def readyz(request: Request) -> Response:
     )
 
 
+async def metrics(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    for kind, count in (await rt.store.due_counts(rt.clock.now())).items():
+        rt.metrics.due.labels(kind).set(count)
+    return Response(rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -103,8 +113,8 @@ def create_app(
         try:
             yield
         finally:
-            for worker in workers:
-                await worker.stop()
+            # Together, so the shutdown bound is one grace period, not one per worker.
+            await asyncio.gather(*(worker.stop() for worker in workers))
             await asyncio.gather(*runners)
             await rt.client.aclose()
             await rt.delivery_client.aclose()
@@ -116,9 +126,12 @@ def create_app(
         *openapi.routes,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
+    templates = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(Observe, metrics=rt.metrics, templates=templates)],
         lifespan=lifespan,
         exception_handlers={
             Problem: problem_handler,

@@ -18,6 +18,7 @@ from receiver.core.tokens import verify_callback
 from receiver.http.io import JSONResponse, read_body
 from receiver.http.problems import Problem
 from receiver.http.tasks import runtime
+from receiver.runtime import Runtime
 from receiver.store.base import InboxEntry
 
 NOT_FOUND = Problem(404, "not-found", "no such callback URL")
@@ -26,6 +27,21 @@ NOT_FOUND = Problem(404, "not-found", "no such callback URL")
 async def receive_callback(request: Request) -> Response:
     rt = runtime(request)
     provider = request.path_params["provider"]
+    try:
+        response, outcome = await _receive(rt, request, provider)
+    except Problem as problem:
+        outcome = {404: "rejected", 413: "too_large"}.get(problem.status, problem.kind)
+        raise
+    except BaseException:
+        outcome = "error"
+        raise
+    finally:
+        label = provider if provider in rt.adapters else "unknown"
+        rt.metrics.callbacks.labels(label, outcome).inc()
+    return response
+
+
+async def _receive(rt: Runtime, request: Request, provider: str) -> tuple[Response, str]:
     now = rt.clock.now()
     claim = verify_callback(rt.secret_key, request.path_params["token"], now, rt.callback_max_age)
     adapter = rt.adapters.get(provider)
@@ -52,9 +68,8 @@ async def receive_callback(request: Request) -> Response:
             f"this callback is about upstream task {report.provider_task_id}, "
             "not the task this URL was issued for; it was recorded and changed nothing",
         )
-    return JSONResponse(
-        {"received": True, "callback_id": inbox.id, "outcome": applied.verdict.value}
-    )
+    answer = {"received": True, "callback_id": inbox.id, "outcome": applied.verdict.value}
+    return JSONResponse(answer), applied.verdict.value
 
 
 routes = [Route("/callbacks/{provider}/{token}", receive_callback, methods=["POST"])]

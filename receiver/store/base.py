@@ -197,6 +197,10 @@ class WebhookStore(Protocol):
 
     async def get_callback(self, callback_id: str) -> StoredCallback | None: ...
 
+    async def due_counts(self, now: float) -> dict[str, int]:
+        """How many creates, polls and deliveries are due at `now` (for the metrics)."""
+        ...
+
     async def prune(self, before: float) -> dict[str, int]:
         """Delete settled deliveries (with their attempts), events and callbacks older than `before`."""
         ...

@@ -126,6 +126,7 @@ class DeliveryClaim:
     attempt: int  # the number of the attempt about to be made, from 1
     body: bytes
     subscription: Subscription
+    enqueued_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

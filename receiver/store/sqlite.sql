@@ -116,7 +116,7 @@ INSERT INTO deliveries (id, event_id, subscription_id, status, origin, next_atte
 VALUES (?, ?, ?, 'pending', ?, ?, ?, ?);
 
 -- name: delivery_due
-SELECT d.id AS delivery_id, d.event_id, d.attempts, e.body AS event_body, s.*
+SELECT d.id AS delivery_id, d.event_id, d.attempts, d.created_at AS enqueued_at, e.body AS event_body, s.*
 FROM deliveries d
 JOIN events e ON e.id = d.event_id
 JOIN subscriptions s ON s.id = d.subscription_id
@@ -144,6 +144,12 @@ SELECT * FROM attempts WHERE delivery_id = ? ORDER BY id;
 
 -- name: next_delivery_due
 SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL;
+
+-- name: due_counts
+SELECT
+    (SELECT COUNT(*) FROM tasks WHERE submit_at IS NOT NULL AND submit_at <= :now),
+    (SELECT COUNT(*) FROM tasks WHERE poll_at IS NOT NULL AND poll_at <= :now),
+    (SELECT COUNT(*) FROM deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= :now);
 
 -- name: event_get
 SELECT * FROM events WHERE id = ?;

@@ -269,6 +269,7 @@ class WebhookOps:
                         row["attempts"] + 1,
                         row["event_body"],
                         sub,
+                        row["enqueued_at"],
                     )
                 )
                 if len(claims) >= limit:
@@ -370,6 +371,13 @@ class WebhookOps:
             lambda conn: conn.execute(Q["callback_get"], (callback_id,)).fetchone()
         )
         return _row_to_callback(row) if row is not None else None
+
+    async def due_counts(self, now: float) -> dict[str, int]:
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            creates, polls, deliveries = conn.execute(Q["due_counts"], {"now": now}).fetchone()
+            return {"creates": creates, "polls": polls, "deliveries": deliveries}
+
+        return await self.db.read(work)
 
     # Retention -----------------------------------------------------------------------
 

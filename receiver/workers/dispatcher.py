@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from receiver import __version__
-from receiver.core.delivery import AttemptResult, decide
+from receiver.core.delivery import AttemptResult, Next, decide
 from receiver.core.retry_after import parse_retry_after
 from receiver.core.signing import secret_key, signature_header
 from receiver.delivery.addresses import AddressRefused, resolve_target
@@ -115,6 +115,10 @@ class Dispatcher:
         )
         attempt = Attempt(started_at, duration_ms, result.status_code, kept, result.error)
         await rt.store.record_attempt(claim, attempt, decision, now)
+        rt.metrics.deliveries.labels(decision.next.value).inc()
+        rt.metrics.delivery_latency.observe(duration_ms / 1000)
+        if decision.next is Next.DELIVERED:
+            rt.metrics.delivery_lag.observe(max(0.0, now - claim.enqueued_at))
 
     async def _send(self, claim: DeliveryClaim, now: float) -> tuple[AttemptResult, str | None]:
         rt, sub = self.rt, claim.subscription

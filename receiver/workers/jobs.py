@@ -54,6 +54,7 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
     try:
         provider_task_id = adapter.parse_create(await rt.send(task.provider, request))
     except TransientError as exc:
+        rt.metrics.creates.labels(task.provider, "transient").inc()
         now = rt.clock.now()
         if exc.outcome_unknown and not adapter.idempotent_create:
             if task.callback_mode:
@@ -71,10 +72,12 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
         await rt.store.retry_submit(task.id, now + delay, inflight=False, error=str(exc))
         return
     except PermanentError as exc:
+        rt.metrics.creates.labels(task.provider, "permanent").inc()
         await rt.apply_report(
             task.id, failure(exc.code, exc.message), rt.clock.now(), settles_submit=True
         )
         return
+    rt.metrics.creates.labels(task.provider, "ok").inc()
 
     now = rt.clock.now()
     first_look = (
@@ -108,12 +111,15 @@ async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
     try:
         report = await query_status(rt, task.provider, task.provider_task_id)
     except TransientError as exc:
+        rt.metrics.polls.labels(task.provider, "transient").inc()
         now = rt.clock.now()
         delay = POLL_BACKOFF.delay(claim.attempts, rt.rng.random(), at_least=exc.retry_after)
         await rt.store.reschedule_poll(task.id, min(now + delay, claim.deadline_at), str(exc))
         return None
     except PermanentError as exc:
+        rt.metrics.polls.labels(task.provider, "permanent").inc()
         return await rt.apply_report(task.id, failure(exc.code, exc.message), rt.clock.now())
+    rt.metrics.polls.labels(task.provider, "ok").inc()
     now = rt.clock.now()
     delay = POLL_BACKOFF.delay(claim.attempts + 1, rt.rng.random())
     return await rt.apply_report(task.id, report, now, poll_at=min(now + delay, claim.deadline_at))

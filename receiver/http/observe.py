@@ -1,0 +1,70 @@
+"""Per-request bookkeeping as pure ASGI middleware: a request id, an access log line, a counter.
+
+The request id is the caller's `X-Request-ID` when it is a sane token, a new
+one otherwise; it is echoed in the answer and attached to every log line
+written while the request is served.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from receiver.logs import request_id
+from receiver.metrics import Metrics
+
+log = logging.getLogger("receiver.access")
+SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class Observe:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, templates: Mapping[Callable[..., object], str]
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.templates = dict(templates)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if SANE_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # The route template, never the raw path: callback paths carry a token.
+            endpoint = scope.get("endpoint")
+            route = self.templates.get(endpoint, "unmatched") if callable(endpoint) else "unmatched"
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            log.info(
+                "%s %s %s",
+                method,
+                route,
+                status,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+            request_id.reset(token)
