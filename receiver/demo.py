@@ -1,8 +1,9 @@
-"""`receiver demo`: the service, the four provider simulators, one task each, no keys, no network.
+"""`receiver demo`: the service, the four provider simulators and a webhook subscriber, in one
+process on loopback ports. No keys, no network.
 
-Everything runs in this process on loopback ports: the real adapters speak
-each provider's wire format to the simulators, revidapi calls back to a
-signed URL, the other three are polled.
+The real adapters speak each provider's wire format to the simulators;
+revidapi calls back to a signed URL, the other three are polled; every state
+change is delivered, signed, to the demo subscriber, which verifies it.
 """
 
 from __future__ import annotations
@@ -13,22 +14,41 @@ import secrets
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import uvicorn
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from receiver.clock import SystemClock
 from receiver.core.model import PROVIDERS
+from receiver.core.signing import secret_key, verify
 from receiver.core.times import parse_rfc3339
 from receiver.http.app import create_app
 from receiver.sandbox import SandboxConfig, create_sandbox_app, default_api_keys
 from receiver.settings import Settings
 
 FINAL = ("completed", "failed")
+STYLE = {
+    "queued": "dim",
+    "pending": "yellow",
+    "processing": "cyan",
+    "completed": "green",
+    "failed": "red",
+}
+TOLERANCE = 300  # seconds, as Standard Webhooks verifiers allow
 
 
 class _QuietServer(uvicorn.Server):
@@ -45,7 +65,7 @@ def _bind() -> tuple[socket.socket, str]:
 
 @contextlib.asynccontextmanager
 async def _serve(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
-    server = _QuietServer(uvicorn.Config(app, log_level="error", lifespan="on"))
+    server = _QuietServer(uvicorn.Config(app, log_level="error", lifespan="on", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -59,6 +79,34 @@ async def _serve(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
         await task
 
 
+@dataclass
+class DemoSubscriber:
+    """A webhook endpoint that checks every delivery's Standard Webhooks signature."""
+
+    console: Console
+    secret: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    verified: int = 0
+
+    async def hook(self, request: Request) -> Response:
+        body = await request.body()
+        headers = request.headers
+        msg_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "0")
+        fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= TOLERANCE
+        good = fresh and verify(
+            secret_key(self.secret), msg_id, int(stamp), body, headers.get("webhook-signature", "")
+        )
+        event = orjson.loads(body)
+        task = event["data"]["task"]
+        self.received.append(event)
+        self.verified += good
+        mark = "[green]signature verified[/]" if good else "[red]signature INVALID[/]"
+        self.console.print(
+            f"  webhook  {event['type']:<16} {task['provider']:<10} seq {event['sequence']}  {mark}"
+        )
+        return Response(status_code=204)
+
+
 def demo_settings(sandbox_url: str, service_url: str, db: Path) -> Settings:
     keys = default_api_keys()
     env = {
@@ -66,6 +114,7 @@ def demo_settings(sandbox_url: str, service_url: str, db: Path) -> Settings:
         "RECEIVER_PUBLIC_URL": service_url,
         "RECEIVER_API_TOKEN": secrets.token_urlsafe(16),
         "RECEIVER_CALLBACK_GRACE": "10",
+        "RECEIVER_ALLOW_PRIVATE_URLS": "true",  # the demo subscriber is on loopback
     }
     for name in PROVIDERS:
         env[f"RECEIVER_{name.upper()}_API_KEY"] = keys[name]
@@ -73,53 +122,99 @@ def demo_settings(sandbox_url: str, service_url: str, db: Path) -> Settings:
     return Settings.from_env(env)
 
 
-async def run_demo(prompt: str, echo: Callable[[str], None], within: float = 45.0) -> int:
-    config = SandboxConfig(pending_seconds=1.0, processing_seconds=2.0)
-    sandbox = create_sandbox_app(SystemClock(), config=config)
-    sandbox_sock, sandbox_url = _bind()
+async def run_demo(prompt: str, console: Console | None = None, within: float = 45.0) -> int:
+    console = console or Console()
+    sandbox = create_sandbox_app(
+        SystemClock(), config=SandboxConfig(pending_seconds=1.0, processing_seconds=2.0)
+    )
+    subscriber = DemoSubscriber(console)
+    hook_app = Starlette(routes=[Route("/hook", subscriber.hook, methods=["POST"])])
+    (sandbox_sock, sandbox_url), (hook_sock, hook_url) = _bind(), _bind()
     service_sock, service_url = _bind()
     with tempfile.TemporaryDirectory(prefix="receiver-demo-") as tmp:
         settings = demo_settings(sandbox_url, service_url, Path(tmp) / "demo.db")
-        app = create_app(settings)
-        async with _serve(sandbox.app, sandbox_sock), _serve(app, service_sock):
-            echo(f"receiver on {service_url}, provider simulators on {sandbox_url}")
+        async with (
+            _serve(sandbox.app, sandbox_sock),
+            _serve(hook_app, hook_sock),
+            _serve(create_app(settings), service_sock),
+        ):
+            console.print(f"[bold]receiver[/] on {service_url}")
+            console.print(
+                f"provider simulators on {sandbox_url}, demo subscriber on {hook_url}/hook\n"
+            )
             headers = {"authorization": f"Bearer {settings.api_token}"}
             async with httpx.AsyncClient(base_url=service_url, headers=headers) as api:
-                return await _submit_and_watch(api, prompt, echo, within)
+                created = await api.post("/v1/subscriptions", json={"url": f"{hook_url}/hook"})
+                created.raise_for_status()
+                subscriber.secret = created.json()["secret"]
+                return await _watch(api, prompt, console, subscriber, within)
 
 
-async def _submit_and_watch(
-    api: httpx.AsyncClient, prompt: str, echo: Callable[[str], None], within: float
+async def _watch(
+    api: httpx.AsyncClient, prompt: str, console: Console, subscriber: DemoSubscriber, within: float
 ) -> int:
     tasks: dict[str, dict[str, Any]] = {}
     for provider in PROVIDERS:
         response = await api.post("/v1/tasks", json={"prompt": prompt, "provider": provider})
         response.raise_for_status()
-        task = response.json()
-        tasks[task["id"]] = task
-        echo(f"  {provider:<10} {task['id']}  {task['status']}  ({task['mode']})")
+        tasks[response.json()["id"]] = response.json()
+    progress = Progress(
+        TextColumn("tasks finished"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    bar = progress.add_task("tasks", total=len(tasks))
     started = time.monotonic()
-    seen = {task_id: task["status"] for task_id, task in tasks.items()}
-    while any(t["status"] not in FINAL for t in tasks.values()):
-        if time.monotonic() - started > within:
-            echo("gave up waiting: some tasks did not finish")
-            break
-        await asyncio.sleep(0.2)  # a person is watching: refresh five times a second
-        for task_id in tasks:
-            task = (await api.get(f"/v1/tasks/{task_id}")).json()
-            tasks[task_id] = task
-            if task["status"] != seen[task_id]:
-                seen[task_id] = task["status"]
-                echo(f"  {task['provider']:<10} {task_id}  -> {task['status']}")
-    echo("")
-    echo(f"{'provider':<10} {'status':<10} {'seconds':>7}  result")
+    with Live(Group(_table(tasks), progress), console=console, refresh_per_second=8) as live:
+        while time.monotonic() - started < within:
+            for task_id in tasks:
+                tasks[task_id] = (await api.get(f"/v1/tasks/{task_id}")).json()
+            done = sum(t["status"] in FINAL for t in tasks.values())
+            progress.update(bar, completed=done)
+            live.update(Group(_table(tasks), progress))
+            events = (await api.get("/v1/events", params={"limit": 200})).json()["data"]
+            if done == len(tasks) and len(subscriber.received) >= len(events):
+                break
+            await asyncio.sleep(0.2)  # a person is watching: refresh five times a second
+    console.print()
+    console.print(_summary(tasks, subscriber))
+    ok = all(t["status"] == "completed" for t in tasks.values())
+    ok = ok and bool(subscriber.received) and subscriber.verified == len(subscriber.received)
+    console.print(
+        f"\n{sum(t['status'] == 'completed' for t in tasks.values())} of {len(tasks)} tasks completed; "
+        f"{subscriber.verified} of {len(subscriber.received)} webhook events verified."
+    )
+    return 0 if ok else 1
+
+
+def _table(tasks: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="tasks", title_justify="left")
+    for column in ("provider", "task", "mode", "status"):
+        table.add_column(column)
+    for task in tasks.values():
+        style = STYLE.get(task["status"], "")
+        table.add_row(task["provider"], task["id"], task["mode"], f"[{style}]{task['status']}[/]")
+    return table
+
+
+def _summary(tasks: dict[str, dict[str, Any]], subscriber: DemoSubscriber) -> Table:
+    table = Table(title="summary", title_justify="left")
+    for column in ("provider", "status", "seconds", "events", "result"):
+        table.add_column(column, justify="right" if column in ("seconds", "events") else "left")
     for task in tasks.values():
         took = (
-            parse_rfc3339(task["completed_at"]) - parse_rfc3339(task["created_at"])
+            f"{parse_rfc3339(task['completed_at']) - parse_rfc3339(task['created_at']):.1f}"
             if task["completed_at"]
-            else float("nan")
+            else "-"
         )
-        error = task["error"] or {}
-        result = task["result_urls"][0] if task["result_urls"] else error.get("message", "")
-        echo(f"{task['provider']:<10} {task['status']:<10} {took:>7.1f}  {result}")
-    return 0 if all(t["status"] == "completed" for t in tasks.values()) else 1
+        events = sum(e["data"]["task"]["id"] == task["id"] for e in subscriber.received)
+        result = (
+            task["result_urls"][0]
+            if task["result_urls"]
+            else (task["error"] or {}).get("message", "")
+        )
+        style = STYLE.get(task["status"], "")
+        table.add_row(task["provider"], f"[{style}]{task['status']}[/]", took, str(events), result)
+    return table

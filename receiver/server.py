@@ -10,7 +10,11 @@ was on disk before it was acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Generator
 
 import uvicorn
 
@@ -23,6 +27,7 @@ WORKER_GRACE = 10.0  # see UpstreamWorker.stop and Dispatcher.stop
 SHUTDOWN_BOUND = SHUTDOWN_REQUESTS + WORKER_GRACE + 5  # documented: exits within 25 s
 
 log = logging.getLogger("receiver")
+HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 def run(settings: Settings, host: str, port: int, *, log_level: str = "INFO") -> None:
@@ -37,7 +42,7 @@ def run(settings: Settings, host: str, port: int, *, log_level: str = "INFO") ->
             "database": settings.database_url,
         },
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -47,3 +52,22 @@ def run(settings: Settings, host: str, port: int, *, log_level: str = "INFO") ->
         timeout_graceful_shutdown=SHUTDOWN_REQUESTS,
         server_header=False,
     )
+    _Server(config).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT once its graceful shutdown is done, so the process
+    ends as "killed by a signal". We finished cleanly by then, so we exit 0 instead; a
+    second signal still forces the exit, as in uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import IO
 
 import httpx
 
@@ -58,12 +59,14 @@ def sandbox_process(pending: float = 0.3, processing: float = 1.2) -> Iterator[s
             proc.stdout.close()
 
 
-def start_service(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_service(
+    env: dict[str, str], port: int, *, stderr: IO[bytes] | int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "receiver", "serve", "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 

@@ -1,8 +1,5 @@
-"""The `receiver` command. Thin: parse arguments, call into the package.
-
-click, because it gives typed options, environment-variable fallbacks, help
-text and exit codes without hand-written argument parsing.
-"""
+"""Commands that run things here rather than talk to a running service:
+`serve`, `migrate`, `demo`, `gen-token`."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from receiver import __version__
+from receiver.cli.options import json_option, output
 from receiver.errors import ReceiverError, SettingsError
 from receiver.settings import Settings
 
@@ -23,23 +20,13 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
-@click.version_option(__version__, prog_name="receiver")
-def main() -> None:
-    """Turn asynchronous image-generation APIs into signed, replayable webhooks."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", default=None, help="Listen address (default RECEIVER_HOST or 127.0.0.1).")
 @click.option(
     "--port", type=int, default=None, help="Listen port (default RECEIVER_PORT, PORT or 8000)."
 )
 def serve(host: str | None, port: int | None) -> None:
     """Run the service: API, callbacks and workers."""
-    import uvicorn
-
-    from receiver.http.app import create_app
-
     settings = _settings()
     if not settings.api_token:
         raise click.ClickException(
@@ -51,18 +38,13 @@ def serve(host: str | None, port: int | None) -> None:
             "warning: no provider is enabled (set RECEIVER_<P>_API_KEY); tasks will be refused",
             err=True,
         )
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=True,  # trusts X-Forwarded-* from FORWARDED_ALLOW_IPS (default 127.0.0.1)
-        log_level="info",
-        timeout_graceful_shutdown=20,
-    )
+    from receiver.server import run
+
+    run(settings, host or settings.host, port or settings.port)
 
 
-@main.command()
+@click.command()
+@json_option
 def migrate() -> None:
     """Create or upgrade the database schema, then exit."""
     from receiver.store.migrate import migrate_sqlite
@@ -78,24 +60,34 @@ def migrate() -> None:
             conn.close()
     except ReceiverError as exc:
         raise click.ClickException(str(exc)) from None
-    if applied:
+    out = output()
+    if out.json_mode:
+        out.json({"database": str(path), "applied": list(applied)})
+    elif applied:
         click.echo(f"{path}: applied migrations {', '.join(map(str, applied))}")
     else:
         click.echo(f"{path}: schema is up to date")
 
 
-@main.command()
+@click.command()
 @click.argument("prompt", required=False, default="A lighthouse on a cliff at dusk, film photo")
 def demo(prompt: str) -> None:
-    """Run the service against local provider simulators: no keys, no network."""
+    """See it work: the service, the four provider simulators and a webhook subscriber in
+    one process, a task to each provider, every signed event verified. No keys, no network."""
     import asyncio
 
     from receiver.demo import run_demo
 
-    raise SystemExit(asyncio.run(run_demo(prompt, click.echo)))
+    raise SystemExit(asyncio.run(run_demo(prompt)))
 
 
-@main.command("gen-token")
+@click.command("gen-token")
+@json_option
 def gen_token() -> None:
     """Print a new random token, for RECEIVER_API_TOKEN or RECEIVER_SECRET_KEY."""
-    click.echo(secrets.token_urlsafe(32))
+    token = secrets.token_urlsafe(32)
+    out = output()
+    if out.json_mode:
+        out.json({"token": token})
+    else:
+        click.echo(token)
