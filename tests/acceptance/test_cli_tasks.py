@@ -8,14 +8,10 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import click
 import pytest
 from cli_support import Run, cli, cli_process, invoke
 from support import Harness, bind, eventually, running, url_of
-
-import receiver.demo
 
 UNKNOWN_TASK = "task_00000000000000000000000000"
 
@@ -212,20 +208,6 @@ def test_gen_token_and_migrate(tmp_path: Path) -> None:
 def test_serve_refuses_to_start_without_a_token() -> None:
     refused = invoke("", "serve", token=None)
     assert refused.code == 1 and "receiver gen-token" in refused.err
-
-
-def test_demo_hands_the_prompt_and_click_echo_to_run_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[str, Any]] = []
-
-    async def fake_run_demo(prompt: str, echo: Any) -> int:
-        seen.append((prompt, echo))
-        return 0
-
-    monkeypatch.setattr(receiver.demo, "run_demo", fake_run_demo)
-    assert invoke("", "demo", "a small test").code == 0
-    assert invoke("", "demo").code == 0
-    assert seen[0] == ("a small test", click.echo)
-    assert seen[1][0] == "A lighthouse on a cliff at dusk, film photo"
 
 
 def test_help_lists_every_command_and_the_exit_codes() -> None:
