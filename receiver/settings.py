@@ -167,7 +167,9 @@ def _read(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         database_url=get("RECEIVER_DATABASE_URL", _database_url, "sqlite:///receiver.db"),
         public_url=get("RECEIVER_PUBLIC_URL", _http_url, "http://127.0.0.1:8000"),
-        host=env.get("RECEIVER_HOST") or "127.0.0.1",
+        # A platform that sets PORT (Procfile platforms) routes to the container from
+        # outside, so then listen on every interface unless told otherwise.
+        host=env.get("RECEIVER_HOST") or ("0.0.0.0" if env.get("PORT") else "127.0.0.1"),
         port=get("RECEIVER_PORT", _port, port_default),
         api_token=env.get("RECEIVER_API_TOKEN") or None,
         secret_key=env.get("RECEIVER_SECRET_KEY") or None,

@@ -37,6 +37,7 @@ def test_a_provider_is_enabled_exactly_when_its_key_is_set() -> None:
 def test_paths_and_port_fallback() -> None:
     s = Settings.from_env({"RECEIVER_DATABASE_URL": "sqlite:////var/lib/r.db", "PORT": "5000"})
     assert s.database_path == Path("/var/lib/r.db") and s.port == 5000
+    assert s.host == "0.0.0.0"  # a platform that sets PORT routes from outside
     assert Settings.from_env({"PORT": "5000", "RECEIVER_PORT": "6000"}).port == 6000
 
 
