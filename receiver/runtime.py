@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 import httpx
 
 from receiver.clock import Clock
+from receiver.core.adaptive import AdaptivePolling
 from receiver.core.model import Report
-from receiver.core.tokens import CallbackClaim, sign_callback
+from receiver.core.tokens import CallbackClaim, CallbackTokens
 from receiver.delivery.addresses import Resolver, system_resolver
 from receiver.errors import TransientError
 from receiver.metrics import Metrics
+from receiver.outbound import NoAnswer, NotSent, Outbound
 from receiver.providers import make_adapter
 from receiver.providers.base import Adapter
 from receiver.settings import Settings
@@ -27,12 +29,14 @@ class Runtime:
     clock: Clock
     store: Store
     adapters: dict[str, Adapter]
-    client: httpx.AsyncClient
-    delivery_client: httpx.AsyncClient
+    outbound: Outbound
     secret_key: str = ""
+    tokens: CallbackTokens = field(default_factory=lambda: CallbackTokens("", lambda: 0.0))
     rng: random.Random = field(default_factory=random.Random)
     resolver: Resolver = system_resolver
     metrics: Metrics = field(default_factory=Metrics)
+    # When to ask providers about tasks, learned from completions (receiver/core/adaptive.py).
+    polling: AdaptivePolling = field(default_factory=AdaptivePolling)
     # Set whenever new upstream work may be due (a task was created, a job ended).
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Set whenever deliveries may be due (an event was written, a redelivery asked for).
@@ -73,23 +77,22 @@ class Runtime:
         self.secret_key = self.settings.secret_key or await self.store.secret_key(
             secrets.token_urlsafe(32)
         )
+        self.tokens = CallbackTokens(self.secret_key, self.clock.now)
 
     def callback_url(self, task_id: str, provider: str) -> str:
-        token = sign_callback(self.secret_key, CallbackClaim(task_id, provider), self.clock.now())
+        token = self.tokens.sign(CallbackClaim(task_id, provider))
         return f"{self.settings.public_url}/callbacks/{provider}/{token}"
 
     async def send(self, provider: str, request: httpx.Request) -> httpx.Response:
         """Send one upstream request, translating transport failures into TransientError."""
         try:
-            return await self.client.send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return await self.outbound.send(request, self.settings.upstream_timeout)
+        except NotSent as exc:
             # Never reached the provider: repeating cannot duplicate anything.
-            raise TransientError(provider, "unreachable", f"{type(exc).__name__}: {exc}") from exc
-        except httpx.TransportError as exc:
+            raise TransientError(provider, "unreachable", str(exc)) from exc
+        except NoAnswer as exc:
             # Sent, but the answer was lost: the provider may have acted on it.
-            raise TransientError(
-                provider, "no_answer", f"{type(exc).__name__}: {exc}", outcome_unknown=True
-            ) from exc
+            raise TransientError(provider, "no_answer", str(exc), outcome_unknown=True) from exc
 
 
 def build_adapters(settings: Settings) -> dict[str, Adapter]:
@@ -99,25 +102,9 @@ def build_adapters(settings: Settings) -> dict[str, Adapter]:
     }
 
 
-def build_client(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_timeout, connect=10.0),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=False,
-        headers={"user-agent": f"receiver/{_version()}"},
-    )
-
-
-def build_delivery_client(settings: Settings) -> httpx.AsyncClient:
-    # Redirects are never followed: a subscriber cannot bounce a signed
-    # delivery to an address that was not checked.
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.delivery_timeout),
-        limits=httpx.Limits(
-            max_connections=settings.delivery_concurrency, max_keepalive_connections=64
-        ),
-        follow_redirects=False,
-    )
+def build_outbound(settings: Settings) -> Outbound:
+    limit = settings.delivery_concurrency + settings.poll_concurrency * 4 + 32
+    return Outbound(limit=limit, user_agent=f"receiver/{_version()}")
 
 
 def _version() -> str:

@@ -54,6 +54,7 @@ class Settings:
     subscription_concurrency: int = 8
     disable_after: float = 5 * 86400.0
     retention: float = 30 * 86400.0
+    log_level: str = "INFO"
 
     @property
     def database_path(self) -> Path:
@@ -126,6 +127,13 @@ def _schedule(value: str) -> tuple[float, ...]:
     return steps
 
 
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
 def _database_url(value: str) -> str:
     sqlite_path(value)
     return value
@@ -187,6 +195,7 @@ def _read(env: Mapping[str, str]) -> Settings:
         subscription_concurrency=get("RECEIVER_SUBSCRIPTION_CONCURRENCY", _count, 8),
         disable_after=get("RECEIVER_DISABLE_AFTER_DAYS", _positive, 5.0) * 86400,
         retention=get("RECEIVER_RETENTION_DAYS", _positive, 30.0) * 86400,
+        log_level=get("RECEIVER_LOG_LEVEL", _log_level, "INFO"),
     )
     if problems:
         raise SettingsError(problems)

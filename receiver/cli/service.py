@@ -40,7 +40,7 @@ def serve(host: str | None, port: int | None) -> None:
         )
     from receiver.server import run
 
-    run(settings, host or settings.host, port or settings.port)
+    run(settings, host or settings.host, port or settings.port, log_level=settings.log_level)
 
 
 @click.command()

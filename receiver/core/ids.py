@@ -13,6 +13,9 @@ import threading
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _RANDOM_BITS = 80
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # two characters for each 10 bits
+_MASK_40 = (1 << 40) - 1
+_RANDOM_LIMIT = 2**_RANDOM_BITS
 
 
 def _b32(value: int, length: int) -> str:
@@ -21,6 +24,32 @@ def _b32(value: int, length: int) -> str:
         value, rem = divmod(value, 32)
         out.append(_ALPHABET[rem])
     return "".join(reversed(out))
+
+
+def _ulid(millis: int, rand: int) -> str:
+    """`_b32(millis, 10) + _b32(rand, 16)`, two characters per lookup on small ints
+    (about 2.5x faster; ids are made for every event, delivery and callback)."""
+    p = _PAIRS
+    m = millis & ((1 << 50) - 1)
+    hi = rand >> 40 & _MASK_40
+    lo = rand & _MASK_40
+    return "".join(
+        (
+            p[m >> 40],
+            p[m >> 30 & 1023],
+            p[m >> 20 & 1023],
+            p[m >> 10 & 1023],
+            p[m & 1023],
+            p[hi >> 30],
+            p[hi >> 20 & 1023],
+            p[hi >> 10 & 1023],
+            p[hi & 1023],
+            p[lo >> 30],
+            p[lo >> 20 & 1023],
+            p[lo >> 10 & 1023],
+            p[lo & 1023],
+        )
+    )
 
 
 class IdGenerator:
@@ -32,14 +61,14 @@ class IdGenerator:
     def new(self, prefix: str, now: float, entropy: bytes | None = None) -> str:
         millis = int(now * 1000)
         with self._lock:
-            if millis <= self._last_millis and self._last_random + 1 < 2**_RANDOM_BITS:
+            if millis <= self._last_millis and self._last_random + 1 < _RANDOM_LIMIT:
                 millis, rand = self._last_millis, self._last_random + 1
             else:
                 raw = entropy if entropy is not None else os.urandom(10)
                 # Leave headroom so increments within a millisecond never overflow.
                 rand = int.from_bytes(raw[:10], "big") >> 1
             self._last_millis, self._last_random = millis, rand
-        return f"{prefix}_{_b32(millis, 10)}{_b32(rand, 16)}"
+        return f"{prefix}_{_ulid(millis, rand)}"
 
 
 _default = IdGenerator()

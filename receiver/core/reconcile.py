@@ -66,12 +66,28 @@ def reconcile(task: Task, report: Report, now: float) -> Outcome:
         same = report.status == task.status
         return Outcome(task, (), Verdict.DUPLICATE if same else Verdict.STALE)
 
-    new = replace(task, status=report.status, updated_at=now, event_seq=task.event_seq + 1)
+    # One replace() with every change: each call rebuilds the whole record.
     if report.status is Status.COMPLETED:
-        new = replace(new, result_urls=report.result_urls, completed_at=now)
+        new = replace(
+            task,
+            status=report.status,
+            updated_at=now,
+            event_seq=task.event_seq + 1,
+            result_urls=report.result_urls,
+            completed_at=now,
+        )
     elif report.status is Status.FAILED:
         error = report.error or TaskError("generation_failed", "the provider reported a failure")
-        new = replace(new, error=error, completed_at=now)
+        new = replace(
+            task,
+            status=report.status,
+            updated_at=now,
+            event_seq=task.event_seq + 1,
+            error=error,
+            completed_at=now,
+        )
+    else:
+        new = replace(task, status=report.status, updated_at=now, event_seq=task.event_seq + 1)
     event = PendingEvent(EVENT_FOR_STATUS[report.status], new.event_seq)
     return Outcome(new, (event,), Verdict.APPLIED)
 

@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from datetime import UTC, datetime
+
+_LAST_SECOND = 253402300800.0  # 10000-01-01: beyond it isoformat has no 4-digit year
+_SECONDS: dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" by unix second, a small memo
+_last: tuple[float, str] = (-1.0, "")  # the last answer: an event repeats one time thrice
 
 
 def to_rfc3339(ts: float) -> str:
+    """`datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")`, with Z.
+
+    Done by hand for speed (every event body carries three or four): the same
+    rounding as `fromtimestamp` (to the microsecond, half to even), then the
+    milliseconds truncated as `isoformat` does, and the date and time of day
+    memoized by second.
+    """
+    global _last
+    last = _last
+    if ts == last[0]:
+        return last[1]
+    if not 0.0 <= ts < _LAST_SECOND:  # also NaN: the library's answer, or its error
+        return _to_rfc3339(ts)
+    fraction, whole = math.modf(ts)
+    second = int(whole)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        second += 1
+        micros -= 1_000_000
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if second >= _LAST_SECOND:
+            return _to_rfc3339(ts)
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    text = f"{prefix}.{micros // 1000:03d}Z"
+    _last = (ts, text)
+    return text
+
+
+def _to_rfc3339(ts: float) -> str:
     return (
         datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )

@@ -27,7 +27,7 @@ from receiver.http.problems import (
     problem_handler,
     unexpected_handler,
 )
-from receiver.runtime import Runtime, build_adapters, build_client, build_delivery_client
+from receiver.runtime import Runtime, build_adapters, build_outbound
 from receiver.settings import Settings
 from receiver.store.sqlite_store import SqliteStore
 from receiver.workers.dispatcher import Dispatcher
@@ -98,8 +98,7 @@ def create_app(
         clock=clock or SystemClock(),
         store=SqliteStore(Path(settings.database_path)),
         adapters=build_adapters(settings),
-        client=build_client(settings),
-        delivery_client=build_delivery_client(settings),
+        outbound=build_outbound(settings),
     )
 
     @contextlib.asynccontextmanager
@@ -116,8 +115,7 @@ def create_app(
             # Together, so the shutdown bound is one grace period, not one per worker.
             await asyncio.gather(*(worker.stop() for worker in workers))
             await asyncio.gather(*runners)
-            await rt.client.aclose()
-            await rt.delivery_client.aclose()
+            await rt.outbound.close()
             await rt.store.close()
 
     routes: list[BaseRoute] = [

@@ -14,7 +14,6 @@ from starlette.routing import Route
 
 from receiver.core.ids import new_id
 from receiver.core.reconcile import Verdict
-from receiver.core.tokens import verify_callback
 from receiver.http.io import JSONResponse, read_body
 from receiver.http.problems import Problem
 from receiver.http.tasks import runtime
@@ -43,7 +42,7 @@ async def receive_callback(request: Request) -> Response:
 
 async def _receive(rt: Runtime, request: Request, provider: str) -> tuple[Response, str]:
     now = rt.clock.now()
-    claim = verify_callback(rt.secret_key, request.path_params["token"], now, rt.callback_max_age)
+    claim = rt.tokens.verify(request.path_params["token"], rt.callback_max_age)
     adapter = rt.adapters.get(provider)
     if (
         claim is None

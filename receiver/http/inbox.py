@@ -6,13 +6,15 @@ has already moved on, it is a duplicate or stale report and changes nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.core.model import PROVIDERS
 from receiver.core.task import task_json
-from receiver.http.io import JSONResponse
+from receiver.http.io import JSONResponse, nesting
 from receiver.http.problems import Problem, invalid, not_found
 from receiver.http.query import (
     ID_PATTERN,
@@ -24,6 +26,18 @@ from receiver.http.query import (
     reject_unknown,
 )
 from receiver.http.tasks import runtime
+from receiver.store.records import StoredCallback
+
+# A page wraps each body in three levels, and orjson writes at most 254.
+BODY_DEPTH = 200
+
+
+def _callback_json(callback: StoredCallback) -> dict[str, Any]:
+    """The callback as stored; a body nested too deeply to answer as JSON is shown as text."""
+    out = callback.as_json()
+    if nesting(out["body"]) > BODY_DEPTH:
+        out["body"] = callback.body.decode("utf-8", "replace")
+    return out
 
 
 async def list_callbacks(request: Request) -> Response:
@@ -35,7 +49,7 @@ async def list_callbacks(request: Request) -> Response:
         after=q.after,
         limit=q.limit + 1,
     )
-    return JSONResponse(page(callbacks, q.limit, lambda c: c.as_json(), lambda c: c.id))
+    return JSONResponse(page(callbacks, q.limit, _callback_json, lambda c: c.id))
 
 
 async def replay_callback(request: Request) -> Response:

@@ -21,6 +21,26 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+def nesting(value: Any) -> int:
+    """How deeply arrays and objects nest in a decoded JSON value (0 for a scalar).
+
+    orjson reads up to 1024 levels but writes at most 254, so anything stored
+    from a request and answered again later must be kept well inside that.
+    """
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and re.fullmatch(r"[0-9]{1,19}", declared) and int(declared) > limit:

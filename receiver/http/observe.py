@@ -7,6 +7,7 @@ written while the request is served.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -20,6 +21,9 @@ from receiver.metrics import Metrics
 
 log = logging.getLogger("receiver.access")
 SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Unique without a random draw per request: 16 random hex digits per process, then a count.
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNTER = itertools.count()
 
 
 class Observe:
@@ -35,7 +39,7 @@ class Observe:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if SANE_ID.match(given) else uuid.uuid4().hex
+        rid = given if SANE_ID.match(given) else f"{_PREFIX}{next(_COUNTER):08x}"
         token = request_id.set(rid)
         status = 500
         started = time.perf_counter()
@@ -55,16 +59,13 @@ class Observe:
             route = self.templates.get(endpoint, "unmatched") if callable(endpoint) else "unmatched"
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
-            log.info(
-                "%s %s %s",
-                method,
-                route,
-                status,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                },
+            # Successes at DEBUG (they are counted in the metrics), refusals at INFO,
+            # failures at WARNING: one line per request would cost a busy ingest dearly.
+            level = (
+                logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
             )
+            if log.isEnabledFor(level):
+                took = round((time.perf_counter() - started) * 1000, 3)
+                fields = {"method": method, "route": route, "status": status, "duration_ms": took}
+                log.log(level, "%s %s %s", method, route, status, extra=fields)
             request_id.reset(token)

@@ -16,6 +16,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from receiver.core.model import FieldError
 
@@ -85,9 +86,24 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 405:
         detail = detail or f"{request.method} is not allowed on {request.url.path}"
     kind = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
     return Problem(
-        exc.status_code, kind, detail or HTTPStatus(exc.status_code).phrase, headers=exc.headers
+        exc.status_code, kind, detail or HTTPStatus(exc.status_code).phrase, headers=headers
     ).response()
+
+
+def _allowed(request: Request) -> str:
+    """Every method served at this path. Starlette's own 405 names only the first route
+    matching the path, and here a path has one route per method."""
+    methods = {
+        method
+        for route in request.app.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE
+        for method in route.methods or ()
+    }
+    return ", ".join(sorted(methods))
 
 
 async def unexpected_handler(request: Request, exc: Exception) -> Response:

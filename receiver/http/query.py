@@ -13,7 +13,7 @@ from receiver.core.model import FieldError
 from receiver.http.io import read_body
 from receiver.http.problems import Problem, invalid
 
-ID_PATTERN = re.compile(r"^[a-z]+_[0-9a-z]{26}$")
+ID_PATTERN = re.compile(r"^[a-z]+_[0-9a-z]{26}\Z")  # \Z: `$` would allow a trailing newline
 # A check returns an error message, or None when the value is fine.
 Check = Callable[[str], str | None]
 

@@ -9,12 +9,15 @@ from urllib.parse import urlsplit
 import orjson
 
 from receiver.core.model import PROVIDERS, QUALITIES, FieldError, TaskSpec
+from receiver.http.io import nesting
 from receiver.providers.base import Adapter
 
 FIELDS = ("prompt", "provider", "aspect_ratio", "quality", "image_urls", "metadata")
 PROMPT_MAX = 10_000  # our own sanity cap; providers' tighter limits are checked by their adapters
 URL_MAX = 2048
 METADATA_MAX = 16 * 1024
+# Far inside what orjson writes (254 levels), with room for the task and event around it.
+METADATA_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +28,10 @@ class TaskInput:
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "http://[", an IPv6 literal never closed
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
@@ -89,6 +95,8 @@ def parse_task_input(
     if metadata is not None:
         if not isinstance(metadata, dict):
             errors.append(FieldError("metadata", "expected a JSON object"))
+        elif nesting(metadata) > METADATA_DEPTH:
+            errors.append(FieldError("metadata", f"at most {METADATA_DEPTH} levels of nesting"))
         elif len(orjson.dumps(metadata)) > METADATA_MAX:
             errors.append(FieldError("metadata", f"at most {METADATA_MAX} bytes of JSON"))
 

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     sandbox = create_sandbox_app(SystemClock(), config=config)
     # Bind and listen before printing, so whoever reads the URLs can connect at once.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (no Nagle delays).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     sock.listen(2048)

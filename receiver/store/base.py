@@ -60,6 +60,8 @@ class Claim:
     # For creates: the previous attempt was sent and never settled (a timeout,
     # or a crash), so it may have created an upstream task.
     was_inflight: bool = False
+    # For status queries: when this one was due (the row's poll_at), for the schedule lag.
+    due_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,11 @@ class TaskStore(Protocol):
     ) -> list[Claim]: ...
 
     async def reschedule_poll(self, task_id: str, at: float, error: str | None) -> None: ...
+
+    async def recent_durations(self, provider: str, limit: int) -> list[float]:
+        """Seconds from creation to completion of the provider's last `limit` completed
+        tasks (by creation), newest first: what adaptive polling learns from at start."""
+        ...
 
     async def next_due(self) -> float | None:
         """The earliest time at which a create or a status query is owed."""

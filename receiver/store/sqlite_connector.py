@@ -5,11 +5,15 @@ than a commit; see shared/benchmarks.md) and cannot run a whole transaction, or
 several concurrent ones, in a single hop. Here a unit of work is a plain
 function of a `sqlite3.Connection`, run on the connection's own thread:
 
-- `write(fn)`: the writer takes every unit queued at that moment, runs each
-  inside its own SAVEPOINT within one `BEGIN IMMEDIATE` transaction, commits
-  once (`synchronous=FULL`), then resolves every caller. A unit that raises is
-  rolled back alone; a failed COMMIT fails the whole batch. Nobody's future is
-  resolved before the commit that holds their work is durable.
+- `write(fn)`: the writer takes every unit queued at that moment, runs them
+  all within one `BEGIN IMMEDIATE` transaction, commits once
+  (`synchronous=FULL`), then resolves every caller. A unit that raises is
+  rolled back alone (see `_Worker._units`: the batch is redone with a
+  savepoint per unit when a failing unit had written something, so a unit
+  may run twice when another in its batch fails: units are plain functions
+  of the database and keep no state of their own); a failed COMMIT fails the
+  whole batch. Nobody's future is resolved before the commit that holds
+  their work is durable.
 - `read(fn)`: runs on a separate read connection (WAL lets it read while the
   writer writes) inside a transaction, so a multi-query read sees one snapshot.
 """
@@ -65,11 +69,23 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class _Worker(threading.Thread):
-    def __init__(self, name: str, conn: sqlite3.Connection, batch: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        conn: sqlite3.Connection,
+        batch: bool,
+        resets: list[Callable[[], None]] | None = None,
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.conn = conn
         self.batch = batch
+        # Emptiers of caches kept beside this connection (see SqliteConnector.on_reset).
+        self.resets = resets or []
+        self.data_version: int | None = None
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Transactions run and units of work in them, for the batch size (benchmarks).
+        self.transactions = 0
+        self.units = 0
 
     def run(self) -> None:
         try:
@@ -95,23 +111,14 @@ class _Worker(threading.Thread):
             self.conn.close()
 
     def _run_batch(self, jobs: list[_Job]) -> None:
-        results: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
         conn = self.conn
         try:
-            conn.execute("BEGIN IMMEDIATE" if self.batch else "BEGIN")
-            for job in jobs:
-                conn.execute("SAVEPOINT unit")
-                try:
-                    value = job.work(conn)
-                except BaseException as exc:  # handed to the caller, not lost
-                    conn.execute("ROLLBACK TO unit")
-                    conn.execute("RELEASE unit")
-                    results.append((job.future, exc, None))
-                else:
-                    conn.execute("RELEASE unit")
-                    results.append((job.future, None, value))
+            results = self._units(jobs) if self.batch else self._one(jobs)
             conn.execute("COMMIT")
+            self.transactions += 1
+            self.units += len(jobs)
         except sqlite3.Error as exc:
+            self._reset()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             error = StoreError(f"database transaction failed: {exc}")
@@ -124,12 +131,91 @@ class _Worker(threading.Thread):
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_resolve, items)
 
+    def _one(self, jobs: list[_Job]) -> list[_Outcome]:
+        """Reads: each job in a plain transaction (a snapshot), never written to."""
+        self.conn.execute("BEGIN")
+        return [_run(job, self.conn) for job in jobs]
+
+    def _units(self, jobs: list[_Job]) -> list[_Outcome]:
+        """The units of one write transaction, each one's failure undone alone.
+
+        A savepoint per unit makes every page a unit writes go to the statement
+        sub-journal first, which doubles the cost of a unit's writes (see B2 in
+        scripts/benchmarks). So units run bare, and `total_changes` tells
+        whether a failing one had written anything: if not, there is nothing to
+        undo and the batch goes on. If it had, the whole transaction is rolled
+        back and the other units run again, each in its own savepoint, while the
+        failed one keeps its error and never runs twice.
+        """
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        if self.resets:
+            # Holding the write lock now: nobody else can commit until we do, so a
+            # cache checked here stays true for the whole transaction.
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self.data_version:  # another connection committed meanwhile
+                self.data_version = version
+                self._reset()
+        results: list[_Outcome] = []
+        for index, job in enumerate(jobs):
+            changes = conn.total_changes
+            outcome = _run(job, conn)
+            results.append(outcome)
+            if outcome[1] is None:
+                continue
+            if not conn.in_transaction:  # SQLite rolled it all back (disk full, I/O error)
+                raise sqlite3.OperationalError(f"the transaction was rolled back: {outcome[1]}")
+            if conn.total_changes == changes:
+                continue
+            conn.execute("ROLLBACK")
+            self._reset()
+            conn.execute("BEGIN IMMEDIATE")
+            others = [*jobs[:index], *jobs[index + 1 :]]
+            redone = iter(self._in_savepoints(others))
+            return [outcome if i == index else next(redone) for i in range(len(jobs))]
+        return results
+
+    def _in_savepoints(self, jobs: list[_Job]) -> list[_Outcome]:
+        conn = self.conn
+        results: list[_Outcome] = []
+        for job in jobs:
+            conn.execute("SAVEPOINT unit")
+            outcome = _run(job, conn)
+            if outcome[1] is not None:
+                conn.execute("ROLLBACK TO unit")
+                self._reset()
+            conn.execute("RELEASE unit")
+            results.append(outcome)
+        return results
+
+    def _reset(self) -> None:
+        for reset in self.resets:
+            reset()
+
+
+_Outcome = tuple[asyncio.Future[Any], BaseException | None, Any]
+
+
+def _run(job: _Job, conn: sqlite3.Connection) -> _Outcome:
+    try:
+        return (job.future, None, job.work(conn))
+    except BaseException as exc:  # handed to the caller, not lost
+        return (job.future, exc, None)
+
 
 class SqliteConnector:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: _Worker | None = None
         self._reader: _Worker | None = None
+        self._resets: list[Callable[[], None]] = []
+
+    def on_reset(self, reset: Callable[[], None]) -> None:
+        """Have the writer call `reset` (on its thread) whenever a cache of what its
+        transactions read may have gone wrong: when it rolled anything back, and when
+        another connection (another process) committed since its last transaction.
+        Register before `open`."""
+        self._resets.append(reset)
 
     def open(self) -> None:
         if self._writer is not None:
@@ -139,26 +225,37 @@ class SqliteConnector:
             reader = connect(self.path, readonly=True)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-        self._writer = _Worker("receiver-db-writer", writer, batch=True)
+        self._writer = _Worker("receiver-db-writer", writer, batch=True, resets=self._resets)
         self._reader = _Worker("receiver-db-reader", reader, batch=False)
         self._writer.start()
         self._reader.start()
 
-    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._submit(self._writer, work)
+    def batching(self) -> tuple[int, int]:
+        """(transactions committed, units of work in them) by the writer so far."""
+        writer = self._writer
+        return (writer.transactions, writer.units) if writer is not None else (0, 0)
 
-    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._submit(self._reader, work)
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run `work` on the writer in the next group commit; the future resolves once durable."""
+        return self._submit(self._writer, work)
 
-    async def _submit(self, worker: _Worker | None, work: Callable[[sqlite3.Connection], T]) -> T:
-        if worker is None:
-            raise StoreError("the database is not open")
+    def read(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run `work` on the reader, in a transaction of its own (one snapshot)."""
+        return self._submit(self._reader, work)
+
+    def _submit(
+        self, worker: _Worker | None, work: Callable[[sqlite3.Connection], T]
+    ) -> asyncio.Future[T]:
+        # A plain future rather than a coroutine: one await, no task step of its own.
+        # A caller cancelled while it waits cancels only this future; the work is
+        # still done (and maybe committed), and its result is simply dropped.
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        worker.jobs.put(_Job(work, future, loop))
-        # Shielded: a cancelled caller must not make us forget work the writer
-        # may already have committed; the result is simply dropped.
-        return await asyncio.shield(future)
+        if worker is None:
+            future.set_exception(StoreError("the database is not open"))
+        else:
+            worker.jobs.put(_Job(work, future, loop))
+        return future
 
     async def close(self) -> None:
         for worker in (self._writer, self._reader):

@@ -25,29 +25,66 @@ from receiver.store.base import (
 from receiver.store.migrate import migrate_sqlite
 from receiver.store.queries import load
 from receiver.store.sqlite_connector import SqliteConnector, connect
-from receiver.store.sqlite_webhooks import WebhookOps, enqueue_event
+from receiver.store.sqlite_webhooks import Subscribers, WebhookOps, enqueue_event
 
 Q = load("sqlite")
+_STATUS = {status.value: status for status in Status}
+
+# The columns a Task is made of, in the order `_task_from` reads them by position
+# (by name, sqlite3.Row scans every column name for each lookup). task_get selects
+# these and then poll_at; list_tasks selects these.
+TASK_COLUMNS = (
+    "id, provider, status, prompt, aspect_ratio, quality, image_urls, created_at, updated_at, "
+    "provider_task_id, result_urls, error_code, error_message, metadata, completed_at, "
+    "event_seq, callback_mode"
+)
+
+
+def _urls(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(orjson.loads(text))
+
+
+def _task_from(row: sqlite3.Row) -> Task:
+    """A Task from a row that starts with TASK_COLUMNS."""
+    error_code, metadata, status = row[11], row[13], row[2]
+    return Task(
+        id=row[0],
+        provider=row[1],
+        status=_STATUS.get(status) or Status(status),
+        spec=TaskSpec(prompt=row[3], aspect_ratio=row[4], quality=row[5], image_urls=_urls(row[6])),
+        created_at=row[7],
+        updated_at=row[8],
+        provider_task_id=row[9],
+        result_urls=_urls(row[10]),
+        error=TaskError(error_code, row[12] or "") if error_code else None,
+        metadata=orjson.loads(metadata) if metadata is not None else None,
+        completed_at=row[14],
+        event_seq=row[15],
+        callback_mode=bool(row[16]),
+    )
 
 
 def _row_to_task(row: sqlite3.Row) -> Task:
+    """A Task from any row holding the task's columns (`SELECT *`), by name."""
     error = TaskError(row["error_code"], row["error_message"] or "") if row["error_code"] else None
+    metadata = row["metadata"]
+    status = row["status"]
     return Task(
         id=row["id"],
         provider=row["provider"],
-        status=Status(row["status"]),
+        status=_STATUS.get(status) or Status(status),
         spec=TaskSpec(
             prompt=row["prompt"],
             aspect_ratio=row["aspect_ratio"],
             quality=row["quality"],
-            image_urls=tuple(orjson.loads(row["image_urls"])),
+            image_urls=_urls(row["image_urls"]),
         ),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         provider_task_id=row["provider_task_id"],
-        result_urls=tuple(orjson.loads(row["result_urls"])),
+        result_urls=_urls(row["result_urls"]),
         error=error,
-        metadata=orjson.loads(row["metadata"]) if row["metadata"] is not None else None,
+        metadata=orjson.loads(metadata) if metadata is not None else None,
         completed_at=row["completed_at"],
         event_seq=row["event_seq"],
         callback_mode=bool(row["callback_mode"]),
@@ -63,6 +100,8 @@ class SqliteStore(WebhookOps):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = SqliteConnector(path)
+        self.subscribers = Subscribers()
+        self.db.on_reset(self.subscribers.clear)
 
     async def open(self) -> None:
         conn = connect(self.path)
@@ -71,9 +110,12 @@ class SqliteStore(WebhookOps):
         finally:
             conn.close()
         self.db.open()
+        await self.db.write(self.subscribers.install)
+        self.subscribers.start()  # the triggers are committed: the cache may keep what it reads
 
     async def close(self) -> None:
         await self.db.close()
+        self.subscribers.stop()
 
     async def ping(self) -> None:
         await self.db.read(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -97,7 +139,7 @@ class SqliteStore(WebhookOps):
                         raise IdempotencyConflict(new.idempotency_key, seen["id"])
                     row = _fetch_task(conn, seen["id"])
                     assert row is not None
-                    return _row_to_task(row), False
+                    return _task_from(row), False
             conn.execute(
                 Q["task_insert"],
                 (
@@ -123,7 +165,7 @@ class SqliteStore(WebhookOps):
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self.db.read(lambda conn: _fetch_task(conn, task_id))
-        return _row_to_task(row) if row is not None else None
+        return _task_from(row) if row is not None else None
 
     async def list_tasks(
         self, *, status: str | None, provider: str | None, limit: int, after: str | None
@@ -137,9 +179,9 @@ class SqliteStore(WebhookOps):
             clauses.append("id < ?")
             params.append(after)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM tasks {where} ORDER BY id DESC LIMIT ?"
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks {where} ORDER BY id DESC LIMIT ?"
         rows = await self.db.read(lambda conn: conn.execute(sql, (*params, limit)).fetchall())
-        return [_row_to_task(row) for row in rows]
+        return [_task_from(row) for row in rows]
 
     async def apply_report(
         self,
@@ -155,7 +197,7 @@ class SqliteStore(WebhookOps):
             row = _fetch_task(conn, task_id)
             if row is None:
                 return None
-            before = _row_to_task(row)
+            before = _task_from(row)
             outcome = reconcile(before, report, now)
             if (
                 outcome.task.provider_task_id != before.provider_task_id
@@ -175,7 +217,7 @@ class SqliteStore(WebhookOps):
                 conn.execute(
                     Q["event_insert"], (event_id, task.id, event.type, event.sequence, now, body)
                 )
-                enqueue_event(conn, event_id, event.type, now)
+                enqueue_event(conn, event_id, event.type, now, self.subscribers)
                 event_ids.append(event_id)
             if task.status.final:
                 conn.execute(Q["task_end_work"], (task.id,))
@@ -228,7 +270,13 @@ class SqliteStore(WebhookOps):
             for row in rows:
                 conn.execute(Q["task_poll_claim"], (now + lease, row["id"]))
             return [
-                Claim(_row_to_task(row), row["deadline_at"], row["poll_attempts"]) for row in rows
+                Claim(
+                    _row_to_task(row),
+                    row["deadline_at"],
+                    row["poll_attempts"],
+                    due_at=row["poll_at"],
+                )
+                for row in rows
             ]
 
         return await self.db.write(work)
@@ -237,6 +285,12 @@ class SqliteStore(WebhookOps):
         await self.db.write(
             lambda conn: conn.execute(Q["task_poll_reschedule"], (at, error, task_id))
         )
+
+    async def recent_durations(self, provider: str, limit: int) -> list[float]:
+        rows = await self.db.read(
+            lambda conn: conn.execute(Q["task_recent_durations"], (provider, limit)).fetchall()
+        )
+        return [row[0] for row in rows]
 
     async def next_due(self) -> float | None:
         def work(conn: sqlite3.Connection) -> float | None:

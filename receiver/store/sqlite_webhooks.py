@@ -70,16 +70,73 @@ def _row_to_callback(row: sqlite3.Row) -> StoredCallback:
     )
 
 
-def enqueue_event(conn: sqlite3.Connection, event_id: str, event_type: str, now: float) -> int:
+class Subscribers:
+    """The outbox's fan-out kept in memory: which enabled subscriptions want each event type.
+
+    Used on the writer's thread only, inside its transactions, so what it holds is
+    what `subscriptions_matching` would answer there. It forgets everything when a
+    subscription row is inserted, deleted, enabled or disabled, or has its event
+    types changed (TEMP triggers on the writer's connection call `_changed`, so no
+    code path can forget to tell it), and when the connector resets it: after any
+    rollback, and when another connection has committed since the writer's last
+    transaction (see SqliteConnector.on_reset).
+    """
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, tuple[str, ...]] = {}
+        self._watching = False
+
+    def install(self, conn: sqlite3.Connection) -> None:
+        """A unit of work for the writer, run when the store opens; once it has
+        committed, `start` lets the cache keep what it reads."""
+        conn.create_function("receiver_subscriptions_changed", 0, self._changed)
+        for name in ("insert", "update", "delete"):
+            conn.execute(Q[f"subscriptions_watch_{name}"])
+
+    def start(self) -> None:
+        self.clear()
+        self._watching = True
+
+    def stop(self) -> None:
+        """The connection closes, and its triggers with it."""
+        self._watching = False
+        self.clear()
+
+    def matching(self, conn: sqlite3.Connection, event_type: str) -> tuple[str, ...]:
+        found = self._by_type.get(event_type)
+        if found is None:
+            rows = conn.execute(Q["subscriptions_matching"], (event_type,)).fetchall()
+            found = tuple(row[0] for row in rows)
+            if self._watching:
+                self._by_type[event_type] = found
+        return found
+
+    def clear(self) -> None:
+        self._by_type.clear()
+
+    def _changed(self) -> None:
+        self._by_type.clear()
+
+
+def enqueue_event(
+    conn: sqlite3.Connection,
+    event_id: str,
+    event_type: str,
+    now: float,
+    subscribers: Subscribers | None = None,
+) -> int:
     """The outbox: one delivery per enabled subscription that wants this event type,
     written in the caller's transaction (the one that wrote the event)."""
-    subscribers = conn.execute(Q["subscriptions_matching"], (event_type,)).fetchall()
-    for (subscription_id,) in subscribers:
+    if subscribers is not None:
+        targets = subscribers.matching(conn, event_type)
+    else:
+        targets = tuple(r[0] for r in conn.execute(Q["subscriptions_matching"], (event_type,)))
+    for subscription_id in targets:
         conn.execute(
             Q["delivery_insert"],
             (new_id("dlv", now), event_id, subscription_id, "event", now, now, now),
         )
-    return len(subscribers)
+    return len(targets)
 
 
 def end_deliveries(
@@ -108,6 +165,7 @@ def _page(
 
 class WebhookOps:
     db: SqliteConnector
+    subscribers: Subscribers
 
     # Subscriptions ---------------------------------------------------------
 
@@ -207,11 +265,9 @@ class WebhookOps:
         def work(conn: sqlite3.Connection) -> int:
             event = conn.execute(Q["event_get"], (event_id,)).fetchone()
             if subscription_id is None:
-                targets = [
-                    r[0] for r in conn.execute(Q["subscriptions_matching"], (event["type"],))
-                ]
+                targets = self.subscribers.matching(conn, event["type"])
             else:
-                targets = [subscription_id]
+                targets = (subscription_id,)
             for target in targets:
                 conn.execute(
                     Q["delivery_insert"],

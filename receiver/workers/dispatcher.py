@@ -15,13 +15,14 @@ import time
 from collections import Counter
 from typing import Any
 
-import httpx
+from yarl import URL
 
 from receiver import __version__
 from receiver.core.delivery import AttemptResult, Next, decide
 from receiver.core.retry_after import parse_retry_after
 from receiver.core.signing import secret_key, signature_header
 from receiver.delivery.addresses import AddressRefused, resolve_target
+from receiver.outbound import OutboundError
 from receiver.runtime import Runtime
 from receiver.store.records import Attempt, DeliveryClaim
 
@@ -132,30 +133,31 @@ class Dispatcher:
             "webhook-signature": signature_header(keys, claim.event_id, timestamp, claim.body),
         }
         try:
-            async with asyncio.timeout(rt.settings.delivery_timeout):
-                target = await resolve_target(
-                    sub.url, allow_private=rt.settings.allow_private_urls, resolver=rt.resolver
-                )
-                extensions: dict[str, Any] = {}
-                if target.pinned:
-                    headers["host"] = httpx.URL(sub.url).netloc.decode()
-                    extensions["sni_hostname"] = target.host
-                request = rt.delivery_client.build_request(
-                    "POST", target.url, content=claim.body, headers=headers, extensions=extensions
-                )
-                response = await rt.delivery_client.send(request, stream=True)
-                try:
-                    kept = await _read_start(response)
-                finally:
-                    await response.aclose()
+            target = await resolve_target(
+                sub.url, allow_private=rt.settings.allow_private_urls, resolver=rt.resolver
+            )
         except AddressRefused as exc:
             return AttemptResult(None, f"refused destination: {exc}"), None
-        except TimeoutError:
-            return AttemptResult(None, f"no answer within {rt.settings.delivery_timeout:g} s"), None
-        except httpx.HTTPError as exc:
-            return AttemptResult(None, f"{type(exc).__name__}: {exc}".rstrip(": ")), None
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now=rt.clock.now())
-        return AttemptResult(response.status_code, None, retry_after), kept
+        server_hostname = None
+        if target.pinned:
+            # Connect to the checked address; keep the name for Host and TLS.
+            headers["host"] = URL(sub.url).raw_authority
+            server_hostname = target.host if sub.url.startswith("https:") else None
+        try:
+            answer = await rt.outbound.request(
+                "POST",
+                target.url,
+                headers=headers,
+                body=claim.body,
+                within=rt.settings.delivery_timeout,
+                keep=RESPONSE_KEPT,
+                server_hostname=server_hostname,
+            )
+        except OutboundError as exc:
+            return AttemptResult(None, str(exc)), None
+        retry_after = parse_retry_after(answer.headers.get("retry-after"), now=rt.clock.now())
+        kept = answer.body.decode("utf-8", "replace")
+        return AttemptResult(answer.status, None, retry_after), kept
 
     async def stop(self, grace: float = 10.0) -> None:
         self.should_exit = True
@@ -166,13 +168,3 @@ class Dispatcher:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-
-
-async def _read_start(response: httpx.Response) -> str:
-    """The first KiB of the answer, for the attempt log; the rest is not downloaded."""
-    kept = b""
-    async for chunk in response.aiter_raw():
-        kept += chunk
-        if len(kept) >= RESPONSE_KEPT:
-            break
-    return kept[:RESPONSE_KEPT].decode("utf-8", "replace")

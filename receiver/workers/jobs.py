@@ -2,6 +2,8 @@
 
 The decisions (retry, give up, when to look again) are made here from the
 adapter's typed answer or error; the state change itself is `reconcile`'s.
+When to look again is `rt.polling`'s (receiver/core/adaptive.py), which learns
+from every completion a status query finds.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 
 from receiver.core.model import Report, Status
 from receiver.core.reconcile import failure
-from receiver.core.schedule import POLL_BACKOFF, SUBMIT_BACKOFF
+from receiver.core.schedule import SUBMIT_BACKOFF
 from receiver.errors import PermanentError, TransientError
 from receiver.runtime import Runtime
 from receiver.store.base import Applied, Claim
@@ -80,15 +82,18 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
     rt.metrics.creates.labels(task.provider, "ok").inc()
 
     now = rt.clock.now()
-    first_look = (
-        rt.settings.callback_grace if task.callback_mode else POLL_BACKOFF.delay(0, rt.rng.random())
-    )
+    if task.callback_mode:
+        poll_at = min(now + rt.settings.callback_grace, claim.deadline_at)
+    else:
+        poll_at = rt.polling.next_at(
+            task.provider, task.created_at, now, claim.deadline_at, attempt=0, draw=rt.rng.random()
+        )
     await rt.apply_report(
         task.id,
         Report(status=Status.PENDING, provider_task_id=provider_task_id),
         now,
         settles_submit=True,
-        poll_at=min(now + first_look, claim.deadline_at),
+        poll_at=poll_at,
     )
 
 
@@ -103,7 +108,10 @@ async def query_status(rt: Runtime, provider: str, provider_task_id: str) -> Rep
 async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
     task = claim.task
     now = rt.clock.now()
+    if claim.due_at:  # how late this query starts against its due time
+        rt.metrics.poll_schedule_lag.labels(task.provider).observe(max(0.0, now - claim.due_at))
     if now >= claim.deadline_at:
+        rt.polling.forget(task.id)
         return await rt.apply_report(task.id, _deadline_failure(rt, claim), now)
     if task.provider_task_id is None:  # cannot happen for a settled create; be safe
         await rt.store.reschedule_poll(task.id, claim.deadline_at, "no upstream task id")
@@ -113,13 +121,50 @@ async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
     except TransientError as exc:
         rt.metrics.polls.labels(task.provider, "transient").inc()
         now = rt.clock.now()
-        delay = POLL_BACKOFF.delay(claim.attempts, rt.rng.random(), at_least=exc.retry_after)
-        await rt.store.reschedule_poll(task.id, min(now + delay, claim.deadline_at), str(exc))
+        at = rt.polling.next_at(
+            task.provider,
+            task.created_at,
+            now,
+            claim.deadline_at,
+            attempt=claim.attempts,
+            draw=rt.rng.random(),
+            at_least=exc.retry_after,
+        )
+        await rt.store.reschedule_poll(task.id, at, str(exc))
         return None
     except PermanentError as exc:
         rt.metrics.polls.labels(task.provider, "permanent").inc()
+        rt.polling.forget(task.id)
         return await rt.apply_report(task.id, failure(exc.code, exc.message), rt.clock.now())
     rt.metrics.polls.labels(task.provider, "ok").inc()
     now = rt.clock.now()
-    delay = POLL_BACKOFF.delay(claim.attempts + 1, rt.rng.random())
-    return await rt.apply_report(task.id, report, now, poll_at=min(now + delay, claim.deadline_at))
+    at = rt.polling.next_at(
+        task.provider,
+        task.created_at,
+        now,
+        claim.deadline_at,
+        attempt=claim.attempts + 1,
+        draw=rt.rng.random(),
+    )
+    applied = await rt.apply_report(task.id, report, now, poll_at=at)
+    if applied is not None:
+        _learn(rt, claim, applied, now)
+    return applied
+
+
+def _learn(rt: Runtime, claim: Claim, applied: Applied, now: float) -> None:
+    """Tell the polling model what this status query saw."""
+    task = applied.task
+    if not task.status.final:
+        rt.polling.looked(task.id, now)
+    elif task.status is Status.COMPLETED and applied.event_ids:  # this query completed it
+        rt.polling.completed(
+            task.provider,
+            task.id,
+            task.created_at,
+            now,
+            first_look=claim.attempts == 0,
+            draw=rt.rng.random(),
+        )
+    else:
+        rt.polling.forget(task.id)

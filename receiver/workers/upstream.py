@@ -5,6 +5,8 @@ claims whatever is due from the database's due indexes, starts each job as its
 own asyncio task within per-provider concurrency caps, and sleeps until the
 next due time or until woken (a new task, a finished job). Due times live in
 the database, so a restart resumes exactly where the last process stopped.
+At start it loads what adaptive polling learns from (recent completion times,
+per provider) from the database too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ log = logging.getLogger("receiver.workers")
 
 SUBMIT_CONCURRENCY = 32
 IDLE_TICK = 30.0  # look at the database at least this often, even with nothing due
+MIN_SLEEP = 0.01  # between ticks when work is due soon (was 0.05: 50 ms of schedule lag)
 
 
 class UpstreamWorker:
@@ -37,6 +40,7 @@ class UpstreamWorker:
     async def run(self) -> None:
         self.alive = True
         try:
+            await self.learn_from_history()
             while not self.should_exit:
                 self.rt.wake.clear()
                 try:
@@ -49,6 +53,17 @@ class UpstreamWorker:
                 await self.rt.clock.sleep_until(next_at, self.rt.wake)
         finally:
             self.alive = False
+
+    async def learn_from_history(self) -> None:
+        """Give the polling model the completion times of each provider's recent tasks."""
+        polling = self.rt.polling
+        for provider in PROVIDERS:
+            try:
+                durations = await self.rt.store.recent_durations(provider, polling.policy.window)
+            except Exception:  # learning is an optimisation: never a reason not to run
+                log.exception("could not load recent completion times of %s", provider)
+                continue
+            polling.load(provider, reversed(durations))
 
     async def tick(self) -> float:
         rt = self.rt
@@ -70,8 +85,11 @@ class UpstreamWorker:
         if next_due is None:
             return idle
         # Work that is due but not claimable (every slot busy) waits for a job
-        # to finish, which sets `wake`; never spin on it.
-        return max(next_due, rt.clock.now() + 0.05) if next_due > now else min(idle, now + 1.0)
+        # to finish, which sets `wake`; never spin on it. Work due within
+        # MIN_SLEEP is claimed together, so a status query starts at most that late.
+        if next_due > now:
+            return max(next_due, rt.clock.now() + MIN_SLEEP)
+        return min(idle, now + 1.0)
 
     def _start(
         self,

@@ -87,7 +87,13 @@ def test_logs_are_json_lines_with_request_ids_and_no_secrets(tmp_path: Path) -> 
     url, port = free_url()
     log_file = tmp_path / "service.log"
     with sandbox_process() as sandbox_url, log_file.open("wb") as sink:
-        env = service_env(sandbox_url, tmp_path / "r.db", url, RECEIVER_SECRET_KEY=SECRET_KEY)
+        env = service_env(
+            sandbox_url,
+            tmp_path / "r.db",
+            url,
+            RECEIVER_SECRET_KEY=SECRET_KEY,
+            RECEIVER_LOG_LEVEL="DEBUG",  # successful requests are logged at DEBUG
+        )
         service = start_service(env, port, stderr=sink)
         try:
             wait(lambda: ready(url), "service start")
@@ -102,7 +108,9 @@ def test_logs_are_json_lines_with_request_ids_and_no_secrets(tmp_path: Path) -> 
                 api.post(f"/callbacks/revidapi/{token}", json={"code": 200, "data": {}})
                 api.post("/v1/tasks", json={"prompt": "x", "provider": "nope"})
                 fresh = api.get("/v1/tasks", headers={"x-request-id": ""})
-                assert len(fresh.headers["x-request-id"]) == 32
+                made = fresh.headers["x-request-id"]
+                assert made and made != listed.headers["x-request-id"]
+                assert api.get("/v1/tasks").headers["x-request-id"] != made
         finally:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=30)

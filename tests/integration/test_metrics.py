@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import httpx
-from support import running, subscriber
+from support import eventually, running, subscriber
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -40,8 +40,16 @@ async def test_counters_move_with_traffic(tmp_path: Path) -> None:
             await endpoint.wait_for(len(events))
             await public.post("/callbacks/revidapi/forged-token", json={})
 
-            after = await public.get("/metrics")
-            assert after.status_code == 200
+            # The counters move once the dispatcher has recorded each answer, a moment
+            # after the subscriber has it: wait for that, then read everything.
+            after = await eventually(
+                lambda: public.get("/metrics"),
+                lambda r: (
+                    sample(r.text, "receiver_delivery_attempts_total", outcome="delivered")
+                    >= len(events)
+                ),
+                what="every delivery to be counted",
+            )
             assert after.headers["content-type"].startswith("text/plain")
             text = after.text
 

@@ -195,3 +195,24 @@ async def test_a_callback_about_another_upstream_task_is_refused_but_kept(
         huge = b'{"code":200,"data":{"taskId":"' + b"x" * (1024 * 1024) + b'"}}'
         assert (await h.api.post(f"/callbacks/revidapi/{token}", content=huge)).status_code == 413
         assert len(callback_rows(h, task["id"])) == 1
+
+
+async def test_a_callback_nested_too_deeply_to_answer_as_json_is_listed_as_text(
+    tmp_path: Path,
+) -> None:
+    # orjson reads 1024 levels but writes 254: listing this body as JSON was a 500.
+    async with running(tmp_path) as h:
+        task = await h.create(prompt="a red fox", provider="revidapi")
+        await h.wait_status(task["id"], "pending")
+        token = _real_token(h, task["id"])
+        provider_task_id = (await h.get(task["id"]))["provider_task_id"]
+        deep = b'{"a":' * 300 + b"1" + b"}" * 300
+        body = b'{"code":200,"data":{"taskId":"%s","state":"waiting","x":%s}}' % (
+            provider_task_id.encode(),
+            deep,
+        )
+        response = await h.api.post(f"/callbacks/revidapi/{token}", content=body)
+        assert response.status_code == 200, response.text
+        listed = await h.api.get("/v1/callbacks", params={"task_id": task["id"]})
+        assert listed.status_code == 200, listed.text
+        assert [c["body"] for c in listed.json()["data"]] == [body.decode()]

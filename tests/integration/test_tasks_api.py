@@ -19,6 +19,15 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return problem
 
 
+def nested(levels: int) -> dict[str, Any]:
+    """An object `levels` deep: {"a": {"a": ... 1}}."""
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    result: dict[str, Any] = value
+    return result
+
+
 async def count_tasks(h: Harness) -> int:
     return len((await h.api.get("/v1/tasks", params={"limit": 200})).json()["data"])
 
@@ -57,6 +66,11 @@ async def test_management_api_needs_the_bearer_token(h: Harness) -> None:
         ),
         ({"prompt": "x", "provider": "nope"}, {"provider"}),
         ({"prompt": "x", "provider": "apimall", "metadata": [1]}, {"metadata"}),
+        # Were 500s: urlsplit raises on an unclosed IPv6 bracket; orjson writes at most
+        # 254 levels, so deeper metadata could be read but never answered or stored.
+        ({"prompt": "x", "provider": "apimall", "image_urls": ["http://["]}, {"image_urls[0]"}),
+        ({"prompt": "x", "provider": "apimall", "metadata": nested(33)}, {"metadata"}),
+        ({"prompt": "x", "provider": "apimall", "metadata": nested(300)}, {"metadata"}),
         ({"prompt": "x", "colour": "red"}, {"colour"}),
         ([1, 2], {""}),
     ],
@@ -98,6 +112,17 @@ async def test_defaults_and_metadata_are_echoed(h: Harness) -> None:
     assert (task["aspect_ratio"], task["quality"], task["image_urls"]) == ("1:1", "2K", [])
     assert task["metadata"] == {"order": 42, "tags": ["a"]}
     assert (await h.get(task["id"]))["metadata"] == {"order": 42, "tags": ["a"]}
+
+
+async def test_metadata_nested_to_the_limit_is_answered_in_the_task_and_its_events(
+    h: Harness,
+) -> None:
+    # 32 levels, inside the task inside the event inside a page: still writable JSON.
+    task = await h.create(prompt="a bridge", provider="apipod", metadata=nested(32))
+    await h.wait_status(task["id"], "pending")
+    events = await h.api.get("/v1/events", params={"task_id": task["id"]})
+    assert events.status_code == 200, events.text
+    assert [e["data"]["task"]["metadata"] for e in events.json()["data"]] == [nested(32)]
 
 
 async def test_an_edit_task_sends_the_reference_images(h: Harness) -> None:

@@ -240,6 +240,9 @@ async def test_bad_redeliveries_are_refused_and_enqueue_nothing(h: Harness) -> N
         ("/v1/events", {"limit": "-1"}, {"limit"}),
         ("/v1/events", {"limit": "²"}, {"limit"}),
         ("/v1/events", {"after": "zzz"}, {"after"}),
+        # `$` in the id pattern used to let a trailing newline through.
+        ("/v1/events", {"after": NO_EVENT + "\n"}, {"after"}),
+        ("/v1/events", {"task_id": "task_" + "0" * 26 + "\n"}, {"task_id"}),
         ("/v1/events", {"sort": "asc"}, {"sort"}),
         ("/v1/deliveries", {"status": "done"}, {"status"}),
         ("/v1/deliveries", {"subscription_id": "nope"}, {"subscription_id"}),

@@ -1,0 +1,149 @@
+"""B5 end to end: from a callback's arrival to the subscriber's receipt of its event.
+
+The service runs whole (workers included) on core 0; the webhook sink and an
+open-loop load generator share core 1. Callbacks (success, distinct tasks)
+are sent at a fixed rate, each at its scheduled time, and latency counts from
+that scheduled time (no coordinated omission). The rate is half the lower of
+B1's and B3's measured rates from the results file (or 400/s without them).
+Every callback answered 200 must reach the sink as a task.completed delivery:
+published = delivered + missing, and missing must be zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+from benchmarks.b1_ingest import SECRET, prepare
+from benchmarks.common import RESULTS, Options, Result, median_of, repeat
+from benchmarks.load import server
+
+TARGET_P99_MS = 50.0
+DEFAULT_RATE = 400.0
+
+
+def rate_from_results() -> float:
+    try:
+        results = json.loads(RESULTS.read_text())["results"]
+        b1 = results["B1"]["figures"]["receiver_callbacks_per_s"]
+        b3 = results["B3"]["figures"]["receiver_deliveries_per_s"]
+    except (OSError, KeyError, ValueError):
+        return DEFAULT_RATE
+    return float(min(b1, b3)) / 2
+
+
+async def _send_at_rate(url: str, lines: list[tuple[str, bytes]], rate: float) -> dict[str, float]:
+    """Open loop: request i goes out at start + i / rate, whatever happened to the others."""
+    scheduled: dict[str, float] = {}
+    failures = 0
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
+
+        async def one(path: str, body: bytes, at: float) -> None:
+            nonlocal failures
+            delay = at - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with session.post(url + path, data=body, headers=headers) as response:
+                await response.read()
+                if response.status == 200:
+                    scheduled[_task_of(body)] = at
+                else:
+                    failures += 1
+
+        start = time.time() + 0.2
+        await asyncio.gather(
+            *(one(path, body, start + i / rate) for i, (path, body) in enumerate(lines))
+        )
+    if failures:
+        raise RuntimeError(f"{failures} callbacks were not answered 200")
+    return scheduled
+
+
+def _task_of(body: bytes) -> str:
+    upstream_id: str = json.loads(body)["data"]["taskId"]
+    return "task_" + upstream_id.removeprefix("up").rjust(26, "0")
+
+
+def once(options: Options) -> dict[str, float]:
+    rate = 50.0 if options.smoke else rate_from_results()
+    count = max(10, int(rate * options.seconds))
+    with tempfile.TemporaryDirectory(prefix="bench-b5-") as tmp, server("sink", core=1) as sink:
+        db = Path(tmp) / "b5.db"
+        lines = prepare(db, count)
+        with closing(sqlite3.connect(db)) as conn:  # the one subscriber is the sink
+            conn.execute(
+                "UPDATE subscriptions SET url = ?, event_types = '[\"task.completed\"]'",
+                (f"{sink}/hook",),
+            )
+            conn.commit()
+        env = {
+            "RECEIVER_DATABASE_URL": f"sqlite:///{db}",
+            "RECEIVER_API_TOKEN": "bench",
+            "RECEIVER_SECRET_KEY": SECRET,
+            "RECEIVER_REVIDAPI_API_KEY": "bench",
+            "RECEIVER_REVIDAPI_BASE_URL": "http://127.0.0.1:9/revidapi",
+            "RECEIVER_ALLOW_PRIVATE_URLS": "true",
+        }
+        with server("receiver-workers", core=0, env=env) as url:
+            scheduled = asyncio.run(_send_at_rate(url, lines, rate))
+            give_up = time.monotonic() + 30
+            receipts: list[tuple[str, float]] = []
+            while time.monotonic() < give_up:
+                receipts = httpx.get(f"{sink}/receipts", timeout=10).json()["receipts"]
+                if len({event_id for event_id, _ in receipts}) >= len(scheduled):
+                    break
+                time.sleep(0.2)
+        with closing(sqlite3.connect(db)) as conn:
+            task_of = dict(
+                conn.execute("SELECT id, task_id FROM events WHERE type = 'task.completed'")
+            )
+    first: dict[str, float] = {}
+    for event_id, at in receipts:
+        task = task_of.get(event_id)
+        if task is not None and task not in first:
+            first[task] = at
+    latencies = sorted((first[t] - scheduled[t]) * 1000 for t in scheduled if t in first)
+    missing = len(scheduled) - len(latencies)
+    p = (
+        statistics.quantiles(latencies, n=100, method="inclusive")
+        if len(latencies) > 1
+        else [0.0] * 99
+    )
+    return {
+        "rate_per_s": rate,
+        "published": float(len(scheduled)),
+        "delivered": float(len(latencies)),
+        "missing": float(missing),
+        "p50_ms": p[49],
+        "p99_ms": p[98],
+        "max_ms": latencies[-1] if latencies else 0.0,
+    }
+
+
+def run(options: Options) -> Result:
+    runs = repeat(options, lambda: once(options))
+    figures = median_of(runs)
+    figures["missing"] = max(run["missing"] for run in runs)  # any loss anywhere counts
+    return Result(
+        bench="B5",
+        title="end to end: callback arrival to subscriber receipt",
+        figures=figures,
+        runs=runs,
+        target=f"p99 <= {TARGET_P99_MS} ms and zero missing",
+        met=figures["p99_ms"] <= TARGET_P99_MS and figures["missing"] == 0,
+        settings={
+            "load": f"open loop at {figures['rate_per_s']:.0f} callbacks/s for {options.seconds:g} s",
+            "pinning": "service on core 0; sink and load generator on core 1",
+            "subscription": "one, task.completed only",
+        },
+    )

@@ -1,0 +1,113 @@
+"""What every benchmark shares: repetitions, medians, ratios, machine facts, the results file.
+
+Each benchmark measures its own ceiling in the same run and reports the
+ratio; absolute numbers are printed too. A run is a warm-up, then a fixed
+measured window, three times; the median is reported. `smoke` runs shrink
+every size so the suite can check that nothing has rotted, in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(os.environ.get("RECEIVER_BENCH_RESULTS", "bench-results.json"))
+
+
+@dataclass
+class Options:
+    smoke: bool = False
+    repeat: int = 3
+    seconds: float = 10.0  # measured window per repetition
+    warmup: float = 2.0
+
+    @classmethod
+    def for_run(cls, smoke: bool) -> Options:
+        return cls(smoke=True, repeat=1, seconds=1.0, warmup=0.2) if smoke else cls()
+
+
+@dataclass
+class Result:
+    bench: str
+    title: str
+    figures: dict[str, float]  # the medians that count, by name
+    runs: list[dict[str, float]]  # every repetition, for the record
+    target: str
+    met: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def show(self) -> str:
+        lines = [
+            f"{self.bench} {self.title}: {'target met' if self.met else 'TARGET NOT MET'} ({self.target})"
+        ]
+        lines += [f"  {name:<28} {_fmt(value)}" for name, value in self.figures.items()]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def median_of(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def repeat(options: Options, once: Callable[[], dict[str, float]]) -> list[dict[str, float]]:
+    return [once() for _ in range(options.repeat)]
+
+
+def machine() -> dict[str, Any]:
+    mem_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def pin(core: int) -> list[str]:
+    """A command prefix pinning a process to one core, when there are two or more."""
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(core)]
+    return []
+
+
+def record(result: Result) -> None:
+    """Add the result to the results file (one JSON object, newest result per bench)."""
+    data: dict[str, Any] = {}
+    if RESULTS.exists():
+        data = json.loads(RESULTS.read_text())
+    data.setdefault("machine", machine())
+    data.setdefault("results", {})[result.bench] = asdict(result)
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def run_quiet(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, **kwargs)

@@ -1,0 +1,58 @@
+"""B2 and B6 at smoke size: each runs end to end and reports its figures (no timing asserted)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from benchmarks import b2_storage, b6_scale
+from benchmarks.common import Options, Result
+
+B6_QUERIES = (
+    "get_task",
+    "list_first_page",
+    "list_by_status",
+    "list_by_provider",
+    "list_by_status_and_provider",
+    "list_deep_page",
+    "task_events",
+    "get_event",
+)
+
+
+def test_b2_runs_at_smoke_size() -> None:
+    result = b2_storage.run(Options.for_run(smoke=True))
+    assert isinstance(result, Result) and result.bench == "b2"
+    assert set(result.figures) == {
+        "store_callbacks_per_s",
+        "ceiling_callbacks_per_s",
+        "ratio",
+        "store_mean_batch",
+    }
+    assert len(result.runs) == 1
+    assert result.settings["concurrency"] == 64
+    assert all(value > 0 for value in result.figures.values())
+
+
+def test_b6_runs_at_smoke_size() -> None:
+    result = b6_scale.run(Options.for_run(smoke=True))
+    assert isinstance(result, Result) and result.bench == "b6"
+    per_query = {
+        f"{name}_{figure}"
+        for name in B6_QUERIES
+        for figure in (
+            "p50_ms_small",
+            "p99_ms_small",
+            "p50_ms_large",
+            "p99_ms_large",
+            "p99_growth",
+        )
+    }
+    extra = {"bytes_per_task_small", "bytes_per_task_large", "generate_seconds_large"}
+    assert set(result.figures) == per_query | extra
+    assert len(result.runs) == 1
+    assert result.settings["tasks_small"] == 200 and result.settings["tasks_large"] == 2_000
+    # 2-3 events a task, except the few still queued
+    assert 2 * 2_000 * 0.9 <= result.settings["events_large"] <= 3 * 2_000
