@@ -25,7 +25,9 @@ class CliError(click.ClickException):
 
     def __init__(self, code: ExitCode, message: str, details: Sequence[str] = ()) -> None:
         super().__init__(message)
-        self.exit_code = int(code)
+        # click declares exit_code a class variable (a ClassVar from click 8.5); ours is per
+        # error, so it lives on the instance, which is where click reads it.
+        setattr(self, "exit_code", int(code))  # noqa: B010
         self.details = list(details)
 
     def show(self, file: IO[Any] | None = None) -> None:
