@@ -145,7 +145,9 @@ class _Worker(threading.Thread):
         whether a failing one had written anything: if not, there is nothing to
         undo and the batch goes on. If it had, the whole transaction is rolled
         back and the other units run again, each in its own savepoint, while the
-        failed one keeps its error and never runs twice.
+        failed one keeps its error and never runs twice. (`total_changes` counts
+        rows inserted, updated and deleted, not schema changes or PRAGMAs: a
+        unit making those must not fail after them.)
         """
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")

@@ -403,7 +403,7 @@ def _scratch() -> Iterator[Path]:
 
 def run(options: Options) -> Result:
     small_n, large_n = (200, 2_000) if options.smoke else (10_000, 1_000_000)
-    samples, warm = (40, 5) if options.smoke else (3_000, 200)
+    samples, warm = (40, 5) if options.smoke else (5_000, 300)
     run_loop = _event_loop_runner()
     with _scratch() as folder:
         small = _generate(folder / "small.db", small_n, seed=1)
