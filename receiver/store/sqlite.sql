@@ -29,14 +29,15 @@ FROM tasks WHERE id = ?;
 
 -- name: task_update_state
 -- Guarded by event_seq: only the writer that read this version may change it.
+-- A task that becomes final owes no create attempt and no status query any more.
 UPDATE tasks SET
-    provider_task_id = ?, status = ?, result_urls = ?, error_code = ?, error_message = ?,
-    updated_at = ?, completed_at = ?, event_seq = ?
-WHERE id = ? AND event_seq = ?;
-
--- name: task_end_work
--- A final task owes no create attempt and no status query.
-UPDATE tasks SET submit_at = NULL, submit_inflight = 0, poll_at = NULL WHERE id = ?;
+    provider_task_id = :provider_task_id, status = :status, result_urls = :result_urls,
+    error_code = :error_code, error_message = :error_message, updated_at = :updated_at,
+    completed_at = :completed_at, event_seq = :event_seq,
+    submit_at = CASE WHEN :final THEN NULL ELSE submit_at END,
+    submit_inflight = CASE WHEN :final THEN 0 ELSE submit_inflight END,
+    poll_at = CASE WHEN :final THEN NULL ELSE poll_at END
+WHERE id = :id AND event_seq = :before_seq;
 
 -- name: task_submit_settled
 UPDATE tasks SET submit_at = NULL, submit_inflight = 0, poll_at = ?, poll_attempts = 0,

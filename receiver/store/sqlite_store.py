@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -219,12 +218,12 @@ class SqliteStore(WebhookOps):
                 )
                 enqueue_event(conn, event_id, event.type, now, self.subscribers)
                 event_ids.append(event_id)
-            if task.status.final:
-                conn.execute(Q["task_end_work"], (task.id,))
-            elif settles_submit:
+            # A final task's work was ended by its state update; the others get their
+            # next create attempt or status query settled here.
+            if not task.status.final and settles_submit:
                 next_poll = row["poll_at"] if poll_at is KEEP else poll_at
                 conn.execute(Q["task_submit_settled"], (next_poll, task.id))
-            elif poll_at is not KEEP:
+            elif not task.status.final and poll_at is not KEEP:
                 conn.execute(Q["task_poll_reschedule"], (poll_at, None, task.id))
             if inbox is not None:
                 conn.execute(
@@ -305,17 +304,18 @@ class SqliteStore(WebhookOps):
 
 
 def _write_state(conn: sqlite3.Connection, before: Task, task: Task) -> None:
-    params: tuple[Any, ...] = (
-        task.provider_task_id,
-        task.status.value,
-        orjson.dumps(list(task.result_urls)).decode(),
-        task.error.code if task.error else None,
-        task.error.message if task.error else None,
-        task.updated_at,
-        task.completed_at,
-        task.event_seq,
-        task.id,
-        before.event_seq,
-    )
+    params = {
+        "provider_task_id": task.provider_task_id,
+        "status": task.status.value,
+        "result_urls": orjson.dumps(list(task.result_urls)).decode(),
+        "error_code": task.error.code if task.error else None,
+        "error_message": task.error.message if task.error else None,
+        "updated_at": task.updated_at,
+        "completed_at": task.completed_at,
+        "event_seq": task.event_seq,
+        "final": task.status.final,
+        "id": task.id,
+        "before_seq": before.event_seq,
+    }
     if conn.execute(Q["task_update_state"], params).rowcount != 1:
         raise RuntimeError(f"task {task.id} changed under us (event_seq {before.event_seq})")
