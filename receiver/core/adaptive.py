@@ -228,7 +228,7 @@ def gap(policy: PollPolicy, bounds: Bounds, elapsed: float, draw: float) -> floa
     """The learned schedule: seconds from `elapsed` (since creation) to the next query."""
     p = policy
     wobble = p.jitter * (2 * draw - 1)  # in [-jitter, +jitter)
-    if elapsed < bounds.lo:
+    if elapsed < bounds.lo - p.jitter * p.spacing:  # before the earliest first query
         delay = bounds.lo - elapsed + wobble * p.spacing
     elif elapsed < bounds.hi:
         delay = p.spacing * (1 + wobble)

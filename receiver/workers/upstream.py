@@ -86,9 +86,11 @@ class UpstreamWorker:
             return idle
         # Work that is due but not claimable (every slot busy) waits for a job
         # to finish, which sets `wake`; never spin on it. Work due within
-        # MIN_SLEEP is claimed together, so a status query starts at most that late.
+        # MIN_SLEEP of this tick is claimed together, so a status query starts at
+        # most that late; counted from this tick's `now`, not the clock's: if time
+        # moved past next_due meanwhile, the next tick comes at once and claims it.
         if next_due > now:
-            return max(next_due, rt.clock.now() + MIN_SLEEP)
+            return max(next_due, now + MIN_SLEEP)
         return min(idle, now + 1.0)
 
     def _start(
