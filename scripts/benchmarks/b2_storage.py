@@ -230,18 +230,19 @@ def _ceiling_params(work: Workload, lo: int, hi: int, sub_id: str) -> list[tuple
         before = _task(work, i)
         task = reconcile(before, work.reports[i], now).task
         event_id = new_id("evt", now)
-        state = (
-            task.provider_task_id,
-            task.status.value,
-            orjson.dumps(list(task.result_urls)).decode(),
-            None,
-            None,
-            task.updated_at,
-            task.completed_at,
-            task.event_seq,
-            task.id,
-            before.event_seq,
-        )
+        state = {
+            "provider_task_id": task.provider_task_id,
+            "status": task.status.value,
+            "result_urls": orjson.dumps(list(task.result_urls)).decode(),
+            "error_code": None,
+            "error_message": None,
+            "updated_at": task.updated_at,
+            "completed_at": task.completed_at,
+            "event_seq": task.event_seq,
+            "final": task.status.final,  # the update also ends a final task's work
+            "id": task.id,
+            "before_seq": before.event_seq,
+        }
         event = (
             event_id,
             task.id,
@@ -259,7 +260,7 @@ def _ceiling_params(work: Workload, lo: int, hi: int, sub_id: str) -> list[tuple
 
 def _ceiling(conn: sqlite3.Connection, params: list[tuple[Any, ...]], batch: int) -> None:
     """The same statements as the store's unit, in transactions of `batch` callbacks."""
-    get, update, end = Q["task_get"], Q["task_update_state"], Q["task_end_work"]
+    get, update = Q["task_get"], Q["task_update_state"]
     event_insert, delivery_insert, callback_insert = (
         Q["event_insert"],
         Q["delivery_insert"],
@@ -272,7 +273,6 @@ def _ceiling(conn: sqlite3.Connection, params: list[tuple[Any, ...]], batch: int
             conn.execute(update, state)
             conn.execute(event_insert, event)
             conn.execute(delivery_insert, delivery)
-            conn.execute(end, (task_id,))
             conn.execute(callback_insert, inbox)
         conn.execute("COMMIT")
 
