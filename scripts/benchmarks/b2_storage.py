@@ -351,7 +351,7 @@ def run(options: Options) -> Result:
     runs = repeat(options, once)
     figures = median_of(runs)
     return Result(
-        bench="b2",
+        bench="B2",
         title="storage: callback transactions committed per second",
         figures=figures,
         runs=runs,

@@ -101,7 +101,7 @@ def run(options: Options) -> Result:
     )
     policy = PollPolicy()
     return Result(
-        bench="b4",
+        bench="B4",
         title="poller",
         figures=figures,
         runs=runs,

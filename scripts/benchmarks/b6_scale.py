@@ -420,7 +420,7 @@ def run(options: Options) -> Result:
     growth = {name: figures[f"{name}_p99_growth"] for name in QUERIES}
     worst = max(growth, key=lambda name: growth[name])
     return Result(
-        bench="b6",
+        bench="B6",
         title=f"scale: reads on {large_n:,} tasks against {small_n:,}",
         figures=figures,
         runs=runs,
