@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from store_fixtures import T0, task
 
-import pytest
-
-from receiver.core.model import Report, Status, TaskSpec
+from receiver.core.model import Report, Status
 from receiver.core.task import Task
 from receiver.store.base import NewTask
 from receiver.store.sqlite_store import SqliteStore
-
-T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "r.db")
-    await s.open()
-    yield s
-    await s.close()
-
-
-def task(n: int, provider: str = "apipod") -> Task:
-    return Task(
-        id=f"task_{n:026d}",
-        provider=provider,
-        status=Status.QUEUED,
-        spec=TaskSpec(prompt=f"p{n}"),
-        created_at=T0 + n,
-        updated_at=T0 + n,
-    )
 
 
 async def submitted(store: SqliteStore, t: Task, poll_at: float) -> None:

@@ -2,37 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from store_fixtures import T0, task
 
-from receiver.core.model import Report, Status, TaskSpec
+from receiver.core.model import Report, Status
 from receiver.core.reconcile import Verdict
-from receiver.core.task import Task
 from receiver.store.base import IdempotencyConflict, InboxEntry, NewTask
 from receiver.store.sqlite_store import SqliteStore
-
-T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "r.db")
-    await s.open()
-    yield s
-    await s.close()
-
-
-def task(n: int, provider: str = "apipod") -> Task:
-    return Task(
-        id=f"task_{n:026d}",
-        provider=provider,
-        status=Status.QUEUED,
-        spec=TaskSpec(prompt=f"p{n}"),
-        created_at=T0 + n,
-        updated_at=T0 + n,
-    )
 
 
 async def test_a_created_task_is_due_for_submission_at_once(store: SqliteStore) -> None:
