@@ -24,7 +24,7 @@ B6_QUERIES = (
 
 def test_b2_runs_at_smoke_size() -> None:
     result = b2_storage.run(Options.for_run(smoke=True))
-    assert isinstance(result, Result) and result.bench == "b2"
+    assert isinstance(result, Result) and result.bench == "B2"
     assert set(result.figures) == {
         "store_callbacks_per_s",
         "ceiling_callbacks_per_s",
@@ -38,7 +38,7 @@ def test_b2_runs_at_smoke_size() -> None:
 
 def test_b6_runs_at_smoke_size() -> None:
     result = b6_scale.run(Options.for_run(smoke=True))
-    assert isinstance(result, Result) and result.bench == "b6"
+    assert isinstance(result, Result) and result.bench == "B6"
     per_query = {
         f"{name}_{figure}"
         for name in B6_QUERIES

@@ -28,7 +28,7 @@ FIGURES = {
 
 def test_b4_runs_at_smoke_size() -> None:
     result = run(Options.for_run(smoke=True))
-    assert isinstance(result, Result) and result.bench == "b4"
+    assert isinstance(result, Result) and result.bench == "B4"
     assert set(result.figures) == FIGURES
     assert len(result.runs) == 1
     assert result.figures["incomplete"] == 0
