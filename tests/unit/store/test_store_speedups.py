@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,20 +171,26 @@ async def test_units_failing_with_or_without_writes_fail_alone(store: SqliteStor
 
         return work
 
-    # A slow unit first, so that the five queue up behind it and share one transaction.
+    # A unit that holds the writer until the five are queued behind it, so that
+    # they share one transaction (events, not sleeps).
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(10)
+
     before, _ = store.db.batching()
-    slow = store.db.write(lambda conn: time.sleep(0.05))
-    await asyncio.sleep(0.01)
-    results: list[object] = list(
-        await asyncio.gather(
-            store.db.write(good("a")),
-            store.db.write(clean),
-            store.db.write(good("b")),
-            store.db.write(dirty),
-            store.db.write(good("c")),
-            return_exceptions=True,
-        )
-    )
+    slow = store.db.write(hold)
+    await asyncio.to_thread(started.wait, 10)
+    queued: list[asyncio.Future[Any]] = [
+        store.db.write(good("a")),
+        store.db.write(clean),
+        store.db.write(good("b")),
+        store.db.write(dirty),
+        store.db.write(good("c")),
+    ]
+    release.set()
+    results: list[object] = list(await asyncio.gather(*queued, return_exceptions=True))
     assert results[0] == "a" and results[2] == "b" and results[4] == "c"
     assert isinstance(results[1], LookupError) and isinstance(results[3], ValueError)
     await slow
