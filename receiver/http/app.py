@@ -119,8 +119,10 @@ def create_app(
             await rt.store.close()
 
     routes: list[BaseRoute] = [
-        *_protect(tasks.routes + subscriptions.routes + events.routes + inbox.routes, token),
+        # First: the router tries each route's pattern in turn, and callbacks are the
+        # busiest path (B1). No two routes' paths overlap, so order changes no match.
         *callbacks.routes,
+        *_protect(tasks.routes + subscriptions.routes + events.routes + inbox.routes, token),
         *openapi.routes,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -6,18 +6,18 @@ without touching the HTTP layer or the workers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from receiver.core.delivery import Decision
 from receiver.core.model import Report
 from receiver.core.reconcile import Verdict
 from receiver.core.task import Task
 from receiver.errors import ReceiverError
 from receiver.store.records import (
     Attempt,
+    AttemptRecord,
     Delivery,
     DeliveryClaim,
     Event,
@@ -180,9 +180,10 @@ class WebhookStore(Protocol):
         self, now: float, limit: int, lease: float, busy: Mapping[str, int], per_subscription: int
     ) -> list[DeliveryClaim]: ...
 
-    async def record_attempt(
-        self, claim: DeliveryClaim, attempt: Attempt, decision: Decision, now: float
-    ) -> None: ...
+    async def record_attempts(self, attempts: Sequence[AttemptRecord], now: float) -> None:
+        """Attempts made (each with its delivery's new state and its subscription's
+        health), all in one transaction."""
+        ...
 
     async def next_delivery_due(self) -> float | None: ...
 

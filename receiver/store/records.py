@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from receiver.core.delivery import Decision
 from receiver.core.times import to_rfc3339
 
 
@@ -127,6 +128,15 @@ class DeliveryClaim:
     body: bytes
     subscription: Subscription
     enqueued_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt made on a claimed delivery, and what `decide` made of it."""
+
+    claim: DeliveryClaim
+    attempt: Attempt
+    decision: Decision
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,8 @@ WHERE id = ?;
 UPDATE subscriptions SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1;
 
 -- name: subscription_failing
-UPDATE subscriptions SET failing_since = ? WHERE id = ?;
+-- Written only when it changes: most attempts leave it as it was (NULL while deliveries succeed).
+UPDATE subscriptions SET failing_since = ?1 WHERE id = ?2 AND failing_since IS NOT ?1;
 
 -- name: subscriptions_matching
 -- Enabled subscriptions that want this event type: the outbox's fan-out.

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from receiver.core.delivery import Decision, Next
+from receiver.core.delivery import Next
 from receiver.core.ids import new_id
 from receiver.store.queries import load
 from receiver.store.records import (
     Attempt,
+    AttemptRecord,
     Delivery,
     DeliveryClaim,
     Event,
@@ -334,46 +335,14 @@ class WebhookOps:
 
         return await self.db.write(work)
 
-    async def record_attempt(
-        self, claim: DeliveryClaim, attempt: Attempt, decision: Decision, now: float
-    ) -> None:
-        """The attempt, the delivery's new state and the subscription's health, in one transaction."""
-        sub_id = claim.subscription.id
+    async def record_attempts(self, attempts: Sequence[AttemptRecord], now: float) -> None:
+        """Attempts made, each with its delivery's new state and its subscription's health,
+        in one transaction: the dispatcher hands over every attempt that finished while the
+        previous ones were being written (see Dispatcher.record)."""
 
         def work(conn: sqlite3.Connection) -> None:
-            status = {Next.DELIVERED: "delivered", Next.RETRY: "pending", Next.DEAD: "dead"}[
-                decision.next
-            ]
-            changed = conn.execute(
-                Q["delivery_record"],
-                (
-                    status,
-                    decision.next_attempt_at,
-                    attempt.status_code,
-                    attempt.error,
-                    now,
-                    claim.delivery_id,
-                ),
-            ).rowcount
-            if changed != 1:
-                return  # cancelled or settled meanwhile (a removed subscription, a lost lease)
-            conn.execute(
-                Q["attempt_insert"],
-                (
-                    claim.delivery_id,
-                    attempt.attempted_at,
-                    attempt.duration_ms,
-                    attempt.status_code,
-                    attempt.response_body,
-                    attempt.error,
-                ),
-            )
-            conn.execute(Q["subscription_failing"], (decision.failing_since, sub_id))
-            if decision.disable_reason is not None:
-                conn.execute(Q["subscription_disable"], (decision.disable_reason, now, sub_id))
-                end_deliveries(
-                    conn, sub_id, "dead", f"subscription disabled: {decision.disable_reason}", now
-                )
+            for record in attempts:
+                _record_attempt(conn, record, now)
 
         await self.db.write(work)
 
@@ -446,3 +415,41 @@ class WebhookOps:
             }
 
         return await self.db.write(work)
+
+
+_SETTLED_AS = {Next.DELIVERED: "delivered", Next.RETRY: "pending", Next.DEAD: "dead"}
+
+
+def _record_attempt(conn: sqlite3.Connection, record: AttemptRecord, now: float) -> None:
+    claim, attempt, decision = record.claim, record.attempt, record.decision
+    sub_id = claim.subscription.id
+    changed = conn.execute(
+        Q["delivery_record"],
+        (
+            _SETTLED_AS[decision.next],
+            decision.next_attempt_at,
+            attempt.status_code,
+            attempt.error,
+            now,
+            claim.delivery_id,
+        ),
+    ).rowcount
+    if changed != 1:
+        return  # cancelled or settled meanwhile (a removed subscription, a lost lease)
+    conn.execute(
+        Q["attempt_insert"],
+        (
+            claim.delivery_id,
+            attempt.attempted_at,
+            attempt.duration_ms,
+            attempt.status_code,
+            attempt.response_body,
+            attempt.error,
+        ),
+    )
+    conn.execute(Q["subscription_failing"], (decision.failing_since, sub_id))
+    if decision.disable_reason is not None:
+        conn.execute(Q["subscription_disable"], (decision.disable_reason, now, sub_id))
+        end_deliveries(
+            conn, sub_id, "dead", f"subscription disabled: {decision.disable_reason}", now
+        )

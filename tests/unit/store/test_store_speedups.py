@@ -18,7 +18,7 @@ from receiver.core.model import Report, Status, TaskSpec
 from receiver.core.task import Task
 from receiver.store.base import NewTask
 from receiver.store.queries import load
-from receiver.store.records import Attempt, Subscription
+from receiver.store.records import Attempt, AttemptRecord, Subscription
 from receiver.store.sqlite_store import TASK_COLUMNS, SqliteStore
 
 T0 = 1_800_000_000.0
@@ -112,10 +112,14 @@ async def test_the_outbox_follows_a_subscription_disabled_for_failing(store: Sql
     await store.create_subscription(subscription("a"))
     assert await events.who_gets_the_next() == {"sub_a"}
     claims = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
-    await store.record_attempt(
-        claims[0],
-        Attempt(T0 + 10, 5.0, 500, "no", None),
-        Decision(Next.DEAD, disable_reason="failing for 5 days", failing_since=T0),
+    await store.record_attempts(
+        [
+            AttemptRecord(
+                claims[0],
+                Attempt(T0 + 10, 5.0, 500, "no", None),
+                Decision(Next.DEAD, disable_reason="failing for 5 days", failing_since=T0),
+            )
+        ],
         T0 + 10,
     )
     assert await events.who_gets_the_next() == set()
