@@ -131,7 +131,10 @@ def create_app(
     templates = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Observe, metrics=rt.metrics, templates=templates)],
+        middleware=[
+            Middleware(Observe, metrics=rt.metrics, templates=templates),
+            Middleware(callbacks.CallbackIngest, runtime=rt),
+        ],
         lifespan=lifespan,
         exception_handlers={
             Problem: problem_handler,
