@@ -30,14 +30,16 @@ FROM tasks WHERE id = ?;
 -- name: task_update_state
 -- Guarded by event_seq: only the writer that read this version may change it.
 -- A task that becomes final owes no create attempt and no status query any more.
+-- Numbered parameters, bound from a tuple (sqlite_store._write_state): ?1 provider_task_id,
+-- ?2 status, ?3 result_urls, ?4 error_code, ?5 error_message, ?6 updated_at,
+-- ?7 completed_at, ?8 event_seq, ?9 final, ?10 id, ?11 the event_seq that was read.
 UPDATE tasks SET
-    provider_task_id = :provider_task_id, status = :status, result_urls = :result_urls,
-    error_code = :error_code, error_message = :error_message, updated_at = :updated_at,
-    completed_at = :completed_at, event_seq = :event_seq,
-    submit_at = CASE WHEN :final THEN NULL ELSE submit_at END,
-    submit_inflight = CASE WHEN :final THEN 0 ELSE submit_inflight END,
-    poll_at = CASE WHEN :final THEN NULL ELSE poll_at END
-WHERE id = :id AND event_seq = :before_seq;
+    provider_task_id = ?1, status = ?2, result_urls = ?3, error_code = ?4,
+    error_message = ?5, updated_at = ?6, completed_at = ?7, event_seq = ?8,
+    submit_at = CASE WHEN ?9 THEN NULL ELSE submit_at END,
+    submit_inflight = CASE WHEN ?9 THEN 0 ELSE submit_inflight END,
+    poll_at = CASE WHEN ?9 THEN NULL ELSE poll_at END
+WHERE id = ?10 AND event_seq = ?11;
 
 -- name: task_submit_settled
 UPDATE tasks SET submit_at = NULL, submit_inflight = 0, poll_at = ?, poll_attempts = 0,

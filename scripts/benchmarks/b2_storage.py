@@ -230,19 +230,19 @@ def _ceiling_params(work: Workload, lo: int, hi: int, sub_id: str) -> list[tuple
         before = _task(work, i)
         task = reconcile(before, work.reports[i], now).task
         event_id = new_id("evt", now)
-        state = {
-            "provider_task_id": task.provider_task_id,
-            "status": task.status.value,
-            "result_urls": orjson.dumps(list(task.result_urls)).decode(),
-            "error_code": None,
-            "error_message": None,
-            "updated_at": task.updated_at,
-            "completed_at": task.completed_at,
-            "event_seq": task.event_seq,
-            "final": task.status.final,  # the update also ends a final task's work
-            "id": task.id,
-            "before_seq": before.event_seq,
-        }
+        state = (  # task_update_state's numbered parameters, as _write_state binds them
+            task.provider_task_id,
+            task.status.value,
+            orjson.dumps(list(task.result_urls)).decode(),
+            None,
+            None,
+            task.updated_at,
+            task.completed_at,
+            task.event_seq,
+            task.status.final,  # the update also ends a final task's work
+            task.id,
+            before.event_seq,
+        )
         event = (
             event_id,
             task.id,
