@@ -37,8 +37,13 @@ class SystemClock:
         if wake is None:
             await asyncio.sleep(delay)
             return
+        if wake.is_set():
+            return
+        # asyncio.timeout rather than wait_for: no task per sleep (the dispatcher sleeps
+        # between every refill).
         try:
-            await asyncio.wait_for(wake.wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await wake.wait()
         except TimeoutError:
             pass
 

@@ -44,6 +44,9 @@ class Dispatcher:
         self.wake = rt.deliveries_wake
         self.jobs: set[asyncio.Task[Any]] = set()
         self.busy: Counter[str] = Counter()
+        # Attempts started and not yet ended: counted down before an ending attempt
+        # wakes the loop (a finished task leaves `jobs` only a loop turn later).
+        self.inflight = 0
         # Attempts waiting for the next write, and the future that write resolves.
         self._unwritten: list[AttemptRecord] = []
         self._written: asyncio.Future[None] | None = None
@@ -68,13 +71,21 @@ class Dispatcher:
     async def tick(self) -> float:
         rt, settings = self.rt, self.rt.settings
         now = rt.clock.now()
-        free = settings.delivery_concurrency - len(self.jobs)
+        free = settings.delivery_concurrency - self.inflight
+        # Refill in batches: with attempts in flight, wait until a quarter of the slots
+        # are free rather than claiming one or two each time an attempt ends (a claim
+        # is a write, and each round costs the loop as much as a delivery: B3).
+        refill = max(1, settings.delivery_concurrency // 4)
+        if self.inflight and free < refill:
+            return now + IDLE_TICK  # a finishing attempt wakes us
         if free > 0:
             claims = await rt.store.claim_deliveries(
                 now, free, self.lease, self.busy, settings.subscription_concurrency
             )
             for claim in claims:
                 self._start(claim)
+            if len(claims) == free:  # every slot taken: more may be due, and an ending
+                return now + 1.0  # attempt will wake us for them
         next_due = await rt.store.next_delivery_due()
         later = rt.clock.now() + IDLE_TICK
         if next_due is None:
@@ -89,6 +100,7 @@ class Dispatcher:
     def _start(self, claim: DeliveryClaim) -> None:
         sub_id = claim.subscription.id
         self.busy[sub_id] += 1
+        self.inflight += 1
 
         async def run() -> None:
             try:
@@ -96,6 +108,7 @@ class Dispatcher:
             except Exception:  # the lease expires and the delivery is tried again
                 log.exception("delivery %s failed unexpectedly", claim.delivery_id)
             finally:
+                self.inflight -= 1
                 self.busy[sub_id] -= 1
                 if not self.busy[sub_id]:
                     del self.busy[sub_id]
