@@ -74,11 +74,25 @@ class InboxEntry:
     body: bytes
 
 
+class Handoff(Protocol):
+    """Takes deliveries claimed for it by the transactions that wrote their events."""
+
+    @property
+    def handoff_lease(self) -> float | None:
+        """How long to claim new deliveries for; None to leave them to the outbox."""
+        ...
+
+    def take(self, claims: Sequence[DeliveryClaim]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     task: Task
     verdict: Verdict
     event_ids: tuple[str, ...]
+    # Deliveries of these events claimed in the same transaction, for the dispatcher to
+    # send at once (see WebhookStore.handoff_lease); empty when nobody takes them.
+    claims: tuple[DeliveryClaim, ...] = ()
 
 
 class TaskStore(Protocol):
@@ -143,6 +157,16 @@ class TaskStore(Protocol):
 
 
 class WebhookStore(Protocol):
+    # While set, the transaction that writes an event also claims its deliveries for
+    # `handoff.handoff_lease` seconds and, once committed, gives them to `handoff.take`, so
+    # the dispatcher sends them without claiming them from the outbox again (even if
+    # the caller that wrote the event has gone away). Set and cleared by the dispatcher.
+    handoff: Handoff | None
+
+    async def release_deliveries(self, delivery_ids: Sequence[str], now: float) -> None:
+        """Give claimed deliveries that were not attempted back to the outbox, due now."""
+        ...
+
     async def create_subscription(self, sub: Subscription) -> Subscription: ...
 
     async def get_subscription(self, subscription_id: str) -> Subscription | None: ...

@@ -158,6 +158,9 @@ LIMIT ?;
 -- name: delivery_claim
 UPDATE deliveries SET next_attempt_at = ? WHERE id = ?;
 
+-- name: delivery_release
+UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending';
+
 -- name: delivery_record
 UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
     last_status_code = ?, last_error = ?, updated_at = ?

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -110,6 +111,7 @@ class SqliteStore(WebhookOps):
         self.db = SqliteConnector(path)
         self.subscribers = Subscribers()
         self.db.on_reset(self.subscribers.clear)
+        self._releasing: set[asyncio.Future[None]] = set()
 
     async def open(self) -> None:
         conn = connect(self.path)
@@ -122,6 +124,8 @@ class SqliteStore(WebhookOps):
         self.subscribers.start()  # the triggers are committed: the cache may keep what it reads
 
     async def close(self) -> None:
+        if self._releasing:
+            await asyncio.wait(set(self._releasing))
         await self.db.close()
         self.subscribers.stop()
 
@@ -218,14 +222,16 @@ class SqliteStore(WebhookOps):
             task = outcome.task
             if task != before:
                 _write_state(conn, before, task)
-            event_ids = []
+            event_ids, claims = [], []
             for event in outcome.events:
                 event_id = new_id("evt", now)
                 body = event_body(event_id, event.type, event.sequence, now, task)
                 conn.execute(
                     Q["event_insert"], (event_id, task.id, event.type, event.sequence, now, body)
                 )
-                enqueue_event(conn, event_id, event.type, now, self.subscribers)
+                claims += enqueue_event(
+                    conn, event_id, event.type, now, self.subscribers, body=body, lease=lease
+                )
                 event_ids.append(event_id)
             # A final task's work was ended by its state update; the others get their
             # next create attempt or status query settled here.
@@ -246,9 +252,34 @@ class SqliteStore(WebhookOps):
                         outcome.verdict.value,
                     ),
                 )
-            return Applied(task, outcome.verdict, tuple(event_ids))
+            return Applied(task, outcome.verdict, tuple(event_ids), tuple(claims))
 
-        return await self.db.write(work)
+        handoff = self.handoff
+        lease = handoff.handoff_lease if handoff is not None else None
+        future = self.db.write(work)
+        if lease is None:
+            return await future
+        # Claimed deliveries reach the dispatcher from the commit itself: shielded, a
+        # caller that goes away (a client disconnecting) cannot drop them.
+        future.add_done_callback(self._hand_over)
+        return await asyncio.shield(future)
+
+    def _hand_over(self, future: asyncio.Future[Applied | None]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        applied = future.result()
+        if applied is None or not applied.claims:
+            return
+        handoff = self.handoff
+        if handoff is not None:
+            handoff.take(applied.claims)
+        else:  # the dispatcher stopped meanwhile: back to the outbox, due as they were
+            ids = [claim.delivery_id for claim in applied.claims]
+            task = asyncio.ensure_future(
+                self.release_deliveries(ids, applied.claims[0].enqueued_at)
+            )
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
 
     async def claim_submits(self, now: float, limit: int, lease: float) -> list[Claim]:
         def work(conn: sqlite3.Connection) -> list[Claim]:

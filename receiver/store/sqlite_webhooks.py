@@ -10,6 +10,7 @@ import orjson
 
 from receiver.core.delivery import Next
 from receiver.core.ids import new_id
+from receiver.store.base import Handoff
 from receiver.store.queries import load
 from receiver.store.records import (
     Attempt,
@@ -125,19 +126,35 @@ def enqueue_event(
     event_type: str,
     now: float,
     subscribers: Subscribers | None = None,
-) -> int:
+    *,
+    body: bytes = b"",
+    lease: float | None = None,
+) -> list[DeliveryClaim]:
     """The outbox: one delivery per enabled subscription that wants this event type,
-    written in the caller's transaction (the one that wrote the event)."""
+    written in the caller's transaction (the one that wrote the event).
+
+    With a `lease`, each delivery is written already claimed until `now + lease`
+    and returned as a claim (with `body`, the event's), for the dispatcher to send
+    as soon as the transaction is committed; if it never does (a crash), the lease
+    runs out and the delivery is claimed from the outbox like any other.
+    """
     if subscribers is not None:
         targets = subscribers.matching(conn, event_type)
     else:
         targets = tuple(r[0] for r in conn.execute(Q["subscriptions_matching"], (event_type,)))
+    due = now if lease is None else now + lease
+    claims = []
     for subscription_id in targets:
+        delivery_id = new_id("dlv", now)
         conn.execute(
-            Q["delivery_insert"],
-            (new_id("dlv", now), event_id, subscription_id, "event", now, now, now),
+            Q["delivery_insert"], (delivery_id, event_id, subscription_id, "event", due, now, now)
         )
-    return len(targets)
+        if lease is not None:
+            sub = conn.execute(Q["subscription_get"], (subscription_id,)).fetchone()
+            claims.append(
+                DeliveryClaim(delivery_id, event_id, 1, body, row_to_subscription(sub), now)
+            )
+    return claims
 
 
 def end_deliveries(
@@ -167,6 +184,16 @@ def _page(
 class WebhookOps:
     db: SqliteConnector
     subscribers: Subscribers
+    handoff: Handoff | None = None
+
+    async def release_deliveries(self, delivery_ids: Sequence[str], now: float) -> None:
+        if not delivery_ids:
+            return
+        await self.db.write(
+            lambda conn: conn.executemany(
+                Q["delivery_release"], [(now, delivery_id) for delivery_id in delivery_ids]
+            )
+        )
 
     # Subscriptions ---------------------------------------------------------
 

@@ -8,6 +8,14 @@ and records every attempt with what `decide` made of it. Attempts that
 finish while earlier ones are being written are written together, in one
 unit of work (`record`): one hand-over to the database thread for all of
 them rather than one each (B3 in BENCHMARKS.md).
+
+Hand-off: while the dispatcher runs, the transaction that writes an event also
+claims its deliveries (`Store.handoff`: this dispatcher) and hands them over
+(`take`) when it is committed, so a fresh event is sent at once, without a
+claim round trip through the outbox (B5). They wait in `ready` for a free
+slot; any still waiting after half their lease, or beyond READY_MAX, go back
+to the outbox (due now), so no lease ever runs out on a delivery we hold and
+memory stays bounded when deliveries are slower than events.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Sequence
 from typing import Any
 
 from yarl import URL
@@ -34,6 +43,7 @@ log = logging.getLogger("receiver.dispatcher")
 USER_AGENT = f"receiver-webhooks/{__version__}"
 RESPONSE_KEPT = 1024
 IDLE_TICK = 30.0
+READY_PER_SLOT = 4  # handed-off deliveries kept waiting, per delivery slot
 
 
 class Dispatcher:
@@ -47,6 +57,9 @@ class Dispatcher:
         # Attempts started and not yet ended: counted down before an ending attempt
         # wakes the loop (a finished task leaves `jobs` only a loop turn later).
         self.inflight = 0
+        # Handed-off deliveries waiting for a slot, each with when it was handed over.
+        self.ready: deque[tuple[float, DeliveryClaim]] = deque()
+        self._releases: set[asyncio.Task[None]] = set()
         # Attempts waiting for the next write, and the future that write resolves.
         self._unwritten: list[AttemptRecord] = []
         self._written: asyncio.Future[None] | None = None
@@ -54,6 +67,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         self.alive = True
+        self.rt.store.handoff = self
         try:
             while not self.should_exit:
                 self.wake.clear()
@@ -69,9 +83,17 @@ class Dispatcher:
             self.alive = False
 
     async def tick(self) -> float:
+        next_at = await self._tick()
+        # Hand-offs waiting on a capped subscription: look again soon, so none waits
+        # past half its lease unseen (see _start_ready).
+        return min(next_at, self.rt.clock.now() + 1.0) if self.ready else next_at
+
+    async def _tick(self) -> float:
         rt, settings = self.rt, self.rt.settings
         now = rt.clock.now()
         free = settings.delivery_concurrency - self.inflight
+        if self.ready:
+            free -= self._start_ready(now, free)
         # Refill in batches: with attempts in flight, wait until a quarter of the slots
         # are free rather than claiming one or two each time an attempt ends (a claim
         # is a write, and each round costs the loop as much as a delivery: B3).
@@ -92,6 +114,48 @@ class Dispatcher:
             return later
         # Due but unclaimable (every slot busy): wait for a finished job's wake.
         return max(next_due, rt.clock.now() + 0.05) if next_due > now else min(later, now + 1.0)
+
+    @property
+    def handoff_lease(self) -> float | None:
+        """How long a transaction should claim its new deliveries for us, or None while
+        enough hand-offs wait already: then they go to the outbox, due now, and are
+        claimed in turn (in order of creation) with everything else owed."""
+        if len(self.ready) >= READY_PER_SLOT * self.rt.settings.delivery_concurrency:
+            return None
+        return self.lease
+
+    def take(self, claims: Sequence[DeliveryClaim]) -> None:
+        """Deliveries claimed by the transaction that wrote their event (see the module)."""
+        now = self.rt.clock.now()
+        self.ready.extend((now, claim) for claim in claims)
+        self.wake.set()
+
+    def _start_ready(self, now: float, free: int) -> int:
+        """Start waiting hand-offs in order, within the per-subscription cap; returns how many."""
+        settings = self.rt.settings
+        cap = settings.subscription_concurrency
+        started, stale = 0, []
+        kept: list[tuple[float, DeliveryClaim]] = []
+        # `ready` is in hand-off order, so the stale ones are at its front. Skipping past
+        # capped subscriptions, look no further than a round of slots.
+        while self.ready and started < free and len(kept) < settings.delivery_concurrency:
+            handed_at, claim = self.ready.popleft()
+            if now - handed_at > self.lease / 2:
+                stale.append(claim.delivery_id)
+            elif self.busy[claim.subscription.id] >= cap:
+                kept.append((handed_at, claim))
+            else:
+                self._start(claim)
+                started += 1
+        self.ready.extendleft(reversed(kept))
+        self._release(stale, now)
+        return started
+
+    def _release(self, delivery_ids: list[str], now: float) -> None:
+        if delivery_ids:
+            task = asyncio.create_task(self.rt.store.release_deliveries(delivery_ids, now))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
 
     @property
     def lease(self) -> float:
@@ -209,6 +273,9 @@ class Dispatcher:
 
     async def stop(self, grace: float = 10.0) -> None:
         self.should_exit = True
+        self.rt.store.handoff = None
+        waiting, self.ready = [claim.delivery_id for _, claim in self.ready], deque()
+        self._release(waiting, self.rt.clock.now())
         self.wake.set()
         if self.jobs:
             _, pending = await asyncio.wait(set(self.jobs), timeout=grace)
@@ -216,3 +283,5 @@ class Dispatcher:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._releases:
+            await asyncio.wait(set(self._releases))

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_fixtures import subscription
 
 from receiver.core.delivery import Decision, Next
 from receiver.core.model import Report, Status, TaskSpec
 from receiver.core.task import Task
 from receiver.store.base import NewTask
 from receiver.store.queries import load
-from receiver.store.records import Attempt, AttemptRecord, Subscription
+from receiver.store.records import Attempt, AttemptRecord
 from receiver.store.sqlite_store import TASK_COLUMNS, SqliteStore
 
 T0 = 1_800_000_000.0
@@ -41,23 +42,6 @@ def task(n: int) -> Task:
         spec=TaskSpec(prompt=f"p{n}"),
         created_at=T0 + n,
         updated_at=T0 + n,
-    )
-
-
-def subscription(name: str, event_types: tuple[str, ...] | None = None) -> Subscription:
-    return Subscription(
-        id=f"sub_{name}",
-        url=f"https://hooks.example/{name}",
-        event_types=event_types,
-        description=None,
-        enabled=True,
-        disabled_reason=None,
-        secret="whsec_" + "A" * 43,
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        failing_since=None,
-        created_at=T0,
-        updated_at=T0,
     )
 
 

@@ -1,0 +1,82 @@
+"""Hand-off: fresh events' deliveries go from the transaction straight to the dispatcher.
+
+Real parts: the service's Runtime, SqliteStore and Dispatcher, a subscriber on
+loopback, a manual clock that never moves here (so nothing below waits for a
+lease to run out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from support import subscriber, until
+
+from receiver.clock import ManualClock
+from receiver.core.model import Report, Status, TaskSpec
+from receiver.core.signing import new_secret
+from receiver.core.task import Task
+from receiver.runtime import Runtime, build_outbound
+from receiver.settings import Settings
+from receiver.store.base import NewTask
+from receiver.store.records import Subscription
+from receiver.store.sqlite_store import SqliteStore
+from receiver.workers.dispatcher import Dispatcher
+
+
+async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_path: Path) -> None:
+    clock = ManualClock(start=time.time())
+    env = {
+        "RECEIVER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+        "RECEIVER_ALLOW_PRIVATE_URLS": "true",
+        "RECEIVER_SUBSCRIPTION_CONCURRENCY": "2",
+        "RECEIVER_DELIVERY_TIMEOUT": "60",
+    }
+    settings = Settings.from_env(env)
+    store = SqliteStore(tmp_path / "r.db")
+    rt = Runtime(settings, clock, store, {}, build_outbound(settings))
+    await rt.start()
+    async with subscriber() as stuck:
+        stuck.hold = True  # answers nothing until released: its two slots stay taken
+        await store.create_subscription(_subscription(stuck.url, clock.now()))
+        dispatcher = Dispatcher(rt)
+        runner = asyncio.create_task(dispatcher.run())
+        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        for n in range(1, 7):
+            await store.create_task(NewTask(task(n), clock.now() + 900))
+            await rt.apply_report(task(n).id, Report(Status.PENDING, f"up-{n}"), clock.now())
+        await stuck.wait_for(2)
+        assert len(dispatcher.ready) == 4  # handed over, waiting for a slot
+        # Nothing is due in the outbox: the four are claimed for the dispatcher.
+        assert await store.claim_deliveries(clock.now(), 10, 30, {}, 10) == []
+        await dispatcher.stop(grace=0.1)
+        await runner
+        stuck.release.set()
+    # Stopped: the four it never attempted are due again at once, not after a lease.
+    again = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
+    assert len(again) == 4
+    await rt.outbound.close()
+    await store.close()
+
+
+def task(n: int) -> Task:
+    now = time.time()
+    return Task(f"task_{n:026d}", "apipod", Status.QUEUED, TaskSpec(f"p{n}"), now, now)
+
+
+def _subscription(url: str, now: float) -> Subscription:
+    return Subscription(
+        id="sub_stuck",
+        url=url,
+        event_types=None,
+        description=None,
+        enabled=True,
+        disabled_reason=None,
+        secret=new_secret(32),
+        previous_secret=None,
+        previous_secret_expires_at=None,
+        failing_since=None,
+        created_at=now,
+        updated_at=now,
+    )
