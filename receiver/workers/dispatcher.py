@@ -15,7 +15,9 @@ claims its deliveries (`Store.handoff`: this dispatcher) and hands them over
 claim round trip through the outbox (B5). They wait in `ready` for a free
 slot; any still waiting after half their lease, or beyond READY_MAX, go back
 to the outbox (due now), so no lease ever runs out on a delivery we hold and
-memory stays bounded when deliveries are slower than events.
+memory stays bounded when deliveries are slower than events. Once one is left
+in the outbox, every new one is, until the outbox has nothing due: under
+overload deliveries go out in order through the outbox, as without hand-off.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Dispatcher:
         self.inflight = 0
         # Handed-off deliveries waiting for a slot, each with when it was handed over.
         self.ready: deque[tuple[float, DeliveryClaim]] = deque()
+        # Deliveries were left in the outbox (due) since it was last found drained.
+        self.backlog = False
         self._releases: set[asyncio.Task[None]] = set()
         # Attempts waiting for the next write, and the future that write resolves.
         self._unwritten: list[AttemptRecord] = []
@@ -93,7 +97,7 @@ class Dispatcher:
         now = rt.clock.now()
         free = settings.delivery_concurrency - self.inflight
         if self.ready:
-            free -= self._start_ready(now, free)
+            free -= self._start_ready(now, max(free, 0))
         # Refill in batches: with attempts in flight, wait until a quarter of the slots
         # are free rather than claiming one or two each time an attempt ends (a claim
         # is a write, and each round costs the loop as much as a delivery: B3).
@@ -106,6 +110,8 @@ class Dispatcher:
             )
             for claim in claims:
                 self._start(claim)
+            if len(claims) < free:  # nothing more is due: hand-offs may resume
+                self.backlog = False
             if len(claims) == free:  # every slot taken: more may be due, and an ending
                 return now + 1.0  # attempt will wake us for them
         next_due = await rt.store.next_delivery_due()
@@ -120,7 +126,13 @@ class Dispatcher:
         """How long a transaction should claim its new deliveries for us, or None while
         enough hand-offs wait already: then they go to the outbox, due now, and are
         claimed in turn (in order of creation) with everything else owed."""
-        if len(self.ready) >= READY_PER_SLOT * self.rt.settings.delivery_concurrency:
+        if (
+            self.backlog
+            or len(self.ready) >= READY_PER_SLOT * self.rt.settings.delivery_concurrency
+        ):
+            # Once one is declined, decline all until the outbox has nothing due: a
+            # hand-off must not overtake what is already waiting there.
+            self.backlog = True
             return None
         return self.lease
 
@@ -135,14 +147,14 @@ class Dispatcher:
         settings = self.rt.settings
         cap = settings.subscription_concurrency
         started, stale = 0, []
+        while self.ready and now - self.ready[0][0] > self.lease / 2:
+            stale.append(self.ready.popleft()[1].delivery_id)
         kept: list[tuple[float, DeliveryClaim]] = []
         # `ready` is in hand-off order, so the stale ones are at its front. Skipping past
         # capped subscriptions, look no further than a round of slots.
         while self.ready and started < free and len(kept) < settings.delivery_concurrency:
             handed_at, claim = self.ready.popleft()
-            if now - handed_at > self.lease / 2:
-                stale.append(claim.delivery_id)
-            elif self.busy[claim.subscription.id] >= cap:
+            if self.busy[claim.subscription.id] >= cap:
                 kept.append((handed_at, claim))
             else:
                 self._start(claim)
@@ -153,6 +165,7 @@ class Dispatcher:
 
     def _release(self, delivery_ids: list[str], now: float) -> None:
         if delivery_ids:
+            self.backlog = True  # they are due in the outbox now: let them go first
             task = asyncio.create_task(self.rt.store.release_deliveries(delivery_ids, now))
             self._releases.add(task)
             task.add_done_callback(self._releases.discard)

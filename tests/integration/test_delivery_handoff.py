@@ -25,18 +25,29 @@ from receiver.store.sqlite_store import SqliteStore
 from receiver.workers.dispatcher import Dispatcher
 
 
+async def _runtime(tmp_path: Path, clock: ManualClock, **env: str) -> Runtime:
+    settings = Settings.from_env(
+        {
+            "RECEIVER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
+            "RECEIVER_ALLOW_PRIVATE_URLS": "true",
+            "RECEIVER_DELIVERY_TIMEOUT": "60",
+            **env,
+        }
+    )
+    rt = Runtime(settings, clock, SqliteStore(tmp_path / "r.db"), {}, build_outbound(settings))
+    await rt.start()
+    return rt
+
+
+async def _event(rt: Runtime, n: int) -> None:
+    await rt.store.create_task(NewTask(task(n), rt.clock.now() + 900))
+    await rt.apply_report(task(n).id, Report(Status.PENDING, f"up-{n}"), rt.clock.now())
+
+
 async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_path: Path) -> None:
     clock = ManualClock(start=time.time())
-    env = {
-        "RECEIVER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
-        "RECEIVER_ALLOW_PRIVATE_URLS": "true",
-        "RECEIVER_SUBSCRIPTION_CONCURRENCY": "2",
-        "RECEIVER_DELIVERY_TIMEOUT": "60",
-    }
-    settings = Settings.from_env(env)
-    store = SqliteStore(tmp_path / "r.db")
-    rt = Runtime(settings, clock, store, {}, build_outbound(settings))
-    await rt.start()
+    rt = await _runtime(tmp_path, clock, RECEIVER_SUBSCRIPTION_CONCURRENCY="2")
+    store = rt.store
     async with subscriber() as stuck:
         stuck.hold = True  # answers nothing until released: its two slots stay taken
         await store.create_subscription(_subscription(stuck.url, clock.now()))
@@ -44,8 +55,7 @@ async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_pat
         runner = asyncio.create_task(dispatcher.run())
         await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
         for n in range(1, 7):
-            await store.create_task(NewTask(task(n), clock.now() + 900))
-            await rt.apply_report(task(n).id, Report(Status.PENDING, f"up-{n}"), clock.now())
+            await _event(rt, n)
         await stuck.wait_for(2)
         assert len(dispatcher.ready) == 4  # handed over, waiting for a slot
         # Nothing is due in the outbox: the four are claimed for the dispatcher.
@@ -58,6 +68,41 @@ async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_pat
     assert len(again) == 4
     await rt.outbound.close()
     await store.close()
+
+
+async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_path: Path) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(
+        tmp_path,
+        clock,
+        RECEIVER_DELIVERY_CONCURRENCY="1",
+        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
+    )
+    async with subscriber() as endpoint:
+        endpoint.hold = True  # its one slot stays taken until released
+        await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
+        dispatcher = Dispatcher(rt)
+        runner = asyncio.create_task(dispatcher.run())
+        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        for n in range(1, 6):  # one in flight, four waiting: all the hand-offs it keeps
+            await _event(rt, n)
+        await endpoint.wait_for(1)
+        assert len(dispatcher.ready) == 4
+        await _event(rt, 6)  # no room: left in the outbox, due
+        # Half a lease later the four waiting are given back to the outbox too.
+        clock.advance(dispatcher.lease / 2 + 1)
+        await until(lambda: not dispatcher.ready, within=5, what="the stale hand-offs released")
+        await _event(rt, 7)  # room again, but deliveries are due in the outbox
+        assert not dispatcher.ready
+        endpoint.release.set()
+        received = await endpoint.wait_for(7)
+        tasks = [r.json["data"]["task"]["id"] for r in received]
+        assert tasks[-1] == task(7).id  # the newest event went out last
+        assert sorted(tasks) == [task(n).id for n in range(1, 8)]
+        await dispatcher.stop(grace=1)
+        await runner
+    await rt.outbound.close()
+    await rt.store.close()
 
 
 def task(n: int) -> Task:
