@@ -104,8 +104,10 @@ def record(result: Result) -> None:
     data: dict[str, Any] = {}
     if RESULTS.exists():
         data = json.loads(RESULTS.read_text())
-    data.setdefault("machine", machine())
-    data.setdefault("results", {})[result.bench] = asdict(result)
+    data["machine"] = machine()  # the machine of the latest run; each result has its time
+    entry = asdict(result)
+    entry["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    data.setdefault("results", {})[result.bench] = entry
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")
 
 

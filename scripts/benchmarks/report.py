@@ -24,8 +24,7 @@ def render(data: dict[str, Any]) -> str:
     lines = [
         BEGIN,
         "",
-        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']};"
-        f" run at {m['when']}.",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}.",
         "",
     ]
     for bench in sorted(data["results"]):
@@ -34,7 +33,8 @@ def render(data: dict[str, Any]) -> str:
         lines += [
             f"### {bench}: {r['title']}",
             "",
-            f"Command: `scripts/bench {bench.lower()}`. Target: {r['target']}: {verdict}.",
+            f"Command: `scripts/bench {bench.lower()}`, recorded {r.get('recorded_at', '(time not kept)')}."
+            f" Target: {r['target']}: {verdict}.",
             "",
             "| figure | median | runs |",
             "|---|---:|---|",
