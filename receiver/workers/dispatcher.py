@@ -13,11 +13,13 @@ Hand-off: while the dispatcher runs, the transaction that writes an event also
 claims its deliveries (`Store.handoff`: this dispatcher) and hands them over
 (`take`) when it is committed, so a fresh event is sent at once, without a
 claim round trip through the outbox (B5). They wait in `ready` for a free
-slot; any still waiting after half their lease, or beyond READY_MAX, go back
-to the outbox (due now), so no lease ever runs out on a delivery we hold and
-memory stays bounded when deliveries are slower than events. Once one is left
-in the outbox, every new one is, until the outbox has nothing due: under
-overload deliveries go out in order through the outbox, as without hand-off.
+slot; any still waiting after half their lease, or when the dispatcher stops,
+go back to the outbox (due now), so no lease runs out on a delivery we hold.
+While READY_PER_SLOT per slot wait already, new deliveries are not claimed at
+birth but left due in the outbox, so memory stays bounded when deliveries are
+slower than events; and once one is left there, every new one is, until the
+outbox has nothing due: under overload deliveries go out in order through the
+outbox, as without hand-off.
 """
 
 from __future__ import annotations
