@@ -63,8 +63,9 @@ class Dispatcher:
         self.inflight = 0
         # Handed-off deliveries waiting for a slot, each with when it was handed over.
         self.ready: deque[tuple[float, DeliveryClaim]] = deque()
-        # Deliveries were left in the outbox (due) since it was last found drained.
-        self.backlog = False
+        # Deliveries may be due in the outbox (left there, given back, or owed from
+        # before we started) since a claim last found it drained.
+        self.backlog = True
         self._releases: set[asyncio.Task[None]] = set()
         # Attempts waiting for the next write, and the future that write resolves.
         self._unwritten: list[AttemptRecord] = []

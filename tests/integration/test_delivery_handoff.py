@@ -105,6 +105,37 @@ async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_pat
     await rt.store.close()
 
 
+async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(
+        tmp_path,
+        clock,
+        RECEIVER_DELIVERY_CONCURRENCY="1",
+        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
+    )
+    async with subscriber() as endpoint:
+        await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
+        for n in range(1, 4):  # written while no dispatcher runs: owed in the outbox
+            await _event(rt, n)
+        endpoint.hold = True
+        dispatcher = Dispatcher(rt)
+        runner = asyncio.create_task(dispatcher.run())
+        await endpoint.wait_for(1)  # the oldest, from the outbox; two more are owed
+        await _event(rt, 4)
+        assert not dispatcher.ready  # not handed over ahead of the two
+        endpoint.release.set()
+        received = await endpoint.wait_for(4)
+        assert [r.json["data"]["task"]["id"] for r in received] == [
+            task(n).id for n in (1, 2, 3, 4)
+        ]
+        await dispatcher.stop(grace=1)
+        await runner
+    await rt.outbound.close()
+    await rt.store.close()
+
+
 def task(n: int) -> Task:
     now = time.time()
     return Task(f"task_{n:026d}", "apipod", Status.QUEUED, TaskSpec(f"p{n}"), now, now)
