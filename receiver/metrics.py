@@ -13,6 +13,7 @@ SCHEDULE_LAG_BUCKETS = tuple(sorted({*LATENCY_BUCKETS, 0.075, 0.15}))
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
         r = self.registry
         self.callbacks = Counter(
             "receiver_callbacks",
@@ -75,6 +76,16 @@ class Metrics:
             ["method", "route", "status"],
             registry=r,
         )
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """`counter.labels(*labels).inc()`, keeping each labelled child: `labels()`
+        validates and takes a lock every call (1.7 us against 0.45 for `inc`), and the
+        request path counts two or three things per callback. Loop thread only."""
+        key = (id(counter), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -60,7 +60,7 @@ async def ingest(
         raise
     finally:
         label = provider if provider in rt.adapters else "unknown"
-        rt.metrics.callbacks.labels(label, outcome).inc()
+        rt.metrics.count(rt.metrics.callbacks, label, outcome)
     return 200, answer
 
 
