@@ -11,6 +11,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from store_fixtures import subscription
 from support import subscriber, until
 
 from receiver.clock import ManualClock
@@ -142,17 +143,4 @@ def task(n: int) -> Task:
 
 
 def _subscription(url: str, now: float) -> Subscription:
-    return Subscription(
-        id="sub_stuck",
-        url=url,
-        event_types=None,
-        description=None,
-        enabled=True,
-        disabled_reason=None,
-        secret=new_secret(32),
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        failing_since=None,
-        created_at=now,
-        updated_at=now,
-    )
+    return subscription("endpoint", url=url, secret=new_secret(32), now=now)

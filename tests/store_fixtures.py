@@ -1,4 +1,5 @@
-"""Helpers the store tests share (the `store` fixture is in conftest.py)."""
+"""Records the tests share: tasks and subscriptions (the store tests' `store` fixture is in
+tests/unit/store/conftest.py)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,26 @@ def task(n: int, provider: str = "apipod") -> Task:
     )
 
 
-def subscription(name: str, event_types: tuple[str, ...] | None = None) -> Subscription:
+def subscription(
+    name: str,
+    event_types: tuple[str, ...] | None = None,
+    *,
+    url: str | None = None,
+    secret: str = "whsec_" + "A" * 43,
+    now: float = T0,
+) -> Subscription:
+    """An enabled subscription `sub_{name}` (to https://hooks.example/{name} unless `url`)."""
     return Subscription(
         id=f"sub_{name}",
-        url=f"https://hooks.example/{name}",
+        url=url or f"https://hooks.example/{name}",
         event_types=event_types,
         description=None,
         enabled=True,
         disabled_reason=None,
-        secret="whsec_" + "A" * 43,
+        secret=secret,
         previous_secret=None,
         previous_secret_expires_at=None,
         failing_since=None,
-        created_at=T0,
-        updated_at=T0,
+        created_at=now,
+        updated_at=now,
     )
