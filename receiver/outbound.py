@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import httpx
-from multidict import CIMultiDict
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 
@@ -39,7 +39,7 @@ class NoAnswer(OutboundError):
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
-    headers: CIMultiDict[str]
+    headers: CIMultiDictProxy[str]
     body: bytes  # all of it, or the first `keep` bytes when a cap was asked for
 
 
@@ -56,6 +56,9 @@ class Outbound:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # Each request has its own deadline (`within`, asyncio.timeout): no
+                # second, session-wide timer per request from aiohttp.
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
                 skip_auto_headers=("User-Agent", "Content-Type"),
                 headers={"user-agent": self.user_agent},
             )
@@ -86,7 +89,7 @@ class Outbound:
                     data = await (
                         response.content.read(keep) if keep is not None else response.read()
                     )
-                    return Answer(response.status, CIMultiDict(response.headers), data)
+                    return Answer(response.status, response.headers, data)
         except aiohttp.ClientConnectorError as exc:
             raise NotSent(f"cannot connect: {exc}") from exc
         except TimeoutError as exc:

@@ -8,9 +8,9 @@ holding either secret verifies. The timestamp is passed in, never read here.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
+from functools import lru_cache
 
 PREFIX = "whsec_"
 
@@ -21,13 +21,16 @@ def new_secret(size: int = 32) -> str:
     return PREFIX + base64.b64encode(os.urandom(size)).decode()
 
 
+@lru_cache(maxsize=4096)
 def secret_key(secret: str) -> bytes:
+    """The key a `whsec_` secret stands for (decoded once per secret: every delivery signs)."""
     return base64.b64decode(secret.removeprefix(PREFIX))
 
 
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1," + base64.b64encode(mac.digest()).decode()
+    # hmac.digest: one call into OpenSSL, no HMAC object (about a third of the cost).
+    mac = hmac.digest(key, f"{msg_id}.{timestamp}.".encode() + body, "sha256")
+    return "v1," + base64.b64encode(mac).decode()
 
 
 def signature_header(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> str:

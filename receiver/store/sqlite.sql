@@ -147,10 +147,10 @@ INSERT INTO deliveries (id, event_id, subscription_id, status, origin, next_atte
 VALUES (?, ?, ?, 'pending', ?, ?, ?, ?);
 
 -- name: delivery_due
-SELECT d.id AS delivery_id, d.event_id, d.attempts, d.created_at AS enqueued_at, e.body AS event_body, s.*
+-- Positional (see claim_deliveries); the subscription is read once per claim, not per row.
+SELECT d.id, d.event_id, d.attempts, d.created_at, d.subscription_id, e.body
 FROM deliveries d
 JOIN events e ON e.id = d.event_id
-JOIN subscriptions s ON s.id = d.subscription_id
 WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
 ORDER BY d.next_attempt_at
 LIMIT ?;

@@ -339,25 +339,29 @@ class WebhookOps:
 
         def work(conn: sqlite3.Connection) -> list[DeliveryClaim]:
             taken: dict[str, int] = dict(busy)
+            subs: dict[str, Subscription | None] = {}
             claims: list[DeliveryClaim] = []
-            for row in conn.execute(Q["delivery_due"], (now, limit * 4)).fetchall():
-                sub = row_to_subscription(row)
-                if taken.get(sub.id, 0) >= per_subscription:
+            # Read lazily and stop at `limit`: rows past it (skipped ones are looked at
+            # up to 4 times as many) would each carry an event body for nothing.
+            rows = conn.execute(Q["delivery_due"], (now, limit * 4))
+            for delivery_id, event_id, attempts, enqueued_at, sub_id, body in rows:
+                if taken.get(sub_id, 0) >= per_subscription:
                     continue
-                taken[sub.id] = taken.get(sub.id, 0) + 1
-                conn.execute(Q["delivery_claim"], (now + lease, row["delivery_id"]))
+                if sub_id not in subs:
+                    row = conn.execute(Q["subscription_get"], (sub_id,)).fetchone()
+                    subs[sub_id] = row_to_subscription(row) if row is not None else None
+                sub = subs[sub_id]
+                if sub is None:  # removed: its deliveries were ended with it
+                    continue
+                taken[sub_id] = taken.get(sub_id, 0) + 1
                 claims.append(
-                    DeliveryClaim(
-                        row["delivery_id"],
-                        row["event_id"],
-                        row["attempts"] + 1,
-                        row["event_body"],
-                        sub,
-                        row["enqueued_at"],
-                    )
+                    DeliveryClaim(delivery_id, event_id, attempts + 1, body, sub, enqueued_at)
                 )
                 if len(claims) >= limit:
                     break
+            rows.close()
+            until = now + lease
+            conn.executemany(Q["delivery_claim"], [(until, c.delivery_id) for c in claims])
             return claims
 
         return await self.db.write(work)

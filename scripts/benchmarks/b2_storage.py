@@ -26,15 +26,15 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
-from benchmarks.common import Options, Result, median_of, repeat
+from benchmarks.common import Options, Result, event_loop_runner, median_of, repeat
 from receiver.core.events import event_body
 from receiver.core.ids import new_id
 from receiver.core.model import Report, Status, TaskSpec
@@ -47,7 +47,6 @@ from receiver.store.records import Subscription
 from receiver.store.sqlite_connector import connect
 from receiver.store.sqlite_store import SqliteStore
 
-T = TypeVar("T")
 CONCURRENCY = 64  # store callers in flight
 TARGET = 0.80
 T0 = 1_800_000_000.0
@@ -327,22 +326,13 @@ async def _repetition(
     }
 
 
-def _event_loop_runner() -> tuple[str, Callable[[Coroutine[Any, Any, T]], T]]:
-    """The service's loop: uvicorn picks uvloop when it is installed, so do we."""
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio", asyncio.run
-    return "uvloop", uvloop.run
-
-
 # The run ---------------------------------------------------------------------------
 
 
 def run(options: Options) -> Result:
     warm, count, slices = (50, 300, 2) if options.smoke else (4_000, 60_000, 10)
     work = _workload(warm + count)
-    loop_name, run_loop = _event_loop_runner()
+    loop_name, run_loop = event_loop_runner()
 
     def once() -> dict[str, float]:
         with _scratch() as folder:

@@ -4,7 +4,8 @@ Ours: the real Dispatcher (claims with leases from the outbox, signs with
 Standard Webhooks, POSTs through the service's outbound client, records every
 attempt and the delivery's new state) draining a prepared outbox. Ceiling, in
 the same run: a raw aiohttp client POSTing the same bodies to the same sink,
-as many in flight, with no database and no signing. This process on core 0,
+as many in flight, with no database and no signing. Both on the loop the
+service runs on (uvicorn's: uvloop when installed). This process on core 0,
 the sink on core 1.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from benchmarks.common import Options, Result, median_of, repeat
+from benchmarks.common import Options, Result, event_loop_runner, median_of, repeat
 from benchmarks.load import server
 from receiver.clock import SystemClock
 from receiver.core.signing import new_secret
@@ -153,6 +154,7 @@ async def _raw(sink_url: str, bodies: list[bytes]) -> float:
 
 def once(options: Options) -> dict[str, float]:
     count = 300 if options.smoke else 30_000
+    _, run_loop = event_loop_runner()
     affinity = os.sched_getaffinity(0)
     with tempfile.TemporaryDirectory(prefix="bench-b3-") as tmp, server("sink", core=1) as sink:
         if len(affinity) > 1:
@@ -161,9 +163,9 @@ def once(options: Options) -> dict[str, float]:
             db = Path(tmp) / "b3.db"
             bodies = prepare(db, count, sink)
             warm = bodies[: max(1, count // 10)]
-            asyncio.run(_raw(sink, warm))
-            raw_seconds = asyncio.run(_raw(sink, bodies))
-            ours_seconds, delivered = asyncio.run(_ours(db))
+            run_loop(_raw(sink, warm))
+            raw_seconds = run_loop(_raw(sink, bodies))
+            ours_seconds, delivered = run_loop(_ours(db))
         finally:
             os.sched_setaffinity(0, affinity)
     if delivered != count:
@@ -187,5 +189,6 @@ def run(options: Options) -> Result:
             "pinning": "dispatcher (or raw client) on core 0, sink on core 1",
             "sink": "uvicorn httptools + uvloop, 204 at once",
             "client": "aiohttp connection pool for both",
+            "event_loop": f"{event_loop_runner()[0]} for both (the service's: uvicorn's)",
         },
     )

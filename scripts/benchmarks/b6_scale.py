@@ -22,7 +22,6 @@ at the end.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
 import shutil
@@ -30,15 +29,15 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
-from benchmarks.common import Options, Result, median_of, repeat
+from benchmarks.common import Options, Result, event_loop_runner, median_of, repeat
 from receiver.core.events import event_body
 from receiver.core.ids import new_id
 from receiver.core.model import PROVIDERS, Status, TaskError, TaskSpec
@@ -48,7 +47,6 @@ from receiver.store.migrate import migrate_sqlite
 from receiver.store.sqlite_connector import connect
 from receiver.store.sqlite_store import SqliteStore
 
-T = TypeVar("T")
 TARGET = 2.0  # p99 growth, large over small
 PAGE = 51  # the API's page of 50, plus one to know whether there is more
 T0 = 1_780_000_000.0
@@ -383,15 +381,6 @@ async def _measure(small: Dataset, large: Dataset, samples: int, warm: int) -> d
             await store.close()
 
 
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
-    """The service's loop: uvicorn picks uvloop when it is installed, so do we."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run
-    return uvloop.run
-
-
 @contextmanager
 def _scratch() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="receiver-b6-"))
@@ -404,7 +393,7 @@ def _scratch() -> Iterator[Path]:
 def run(options: Options) -> Result:
     small_n, large_n = (200, 2_000) if options.smoke else (10_000, 1_000_000)
     samples, warm = (40, 5) if options.smoke else (5_000, 300)
-    run_loop = _event_loop_runner()
+    _, run_loop = event_loop_runner()
     with _scratch() as folder:
         small = _generate(folder / "small.db", small_n, seed=1)
         large = _generate(folder / "large.db", large_n, seed=2)

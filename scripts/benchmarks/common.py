@@ -8,6 +8,7 @@ every size so the suite can check that nothing has rotted, in seconds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -15,12 +16,23 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 RESULTS = Path(os.environ.get("RECEIVER_BENCH_RESULTS", "bench-results.json"))
+
+T = TypeVar("T")
+
+
+def event_loop_runner() -> tuple[str, Callable[[Coroutine[Any, Any, T]], T]]:
+    """The service's loop: uvicorn picks uvloop when it is installed, so do we."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio", asyncio.run
+    return "uvloop", uvloop.run
 
 
 @dataclass

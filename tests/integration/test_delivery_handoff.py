@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from store_fixtures import subscription
 from support import subscriber, until
@@ -144,3 +145,97 @@ def task(n: int) -> Task:
 
 def _subscription(url: str, now: float) -> Subscription:
     return subscription("endpoint", url=url, secret=new_secret(32), now=now)
+
+
+async def test_a_slot_is_free_once_the_subscriber_answered_before_the_attempt_is_written(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(
+        tmp_path,
+        clock,
+        RECEIVER_DELIVERY_CONCURRENCY="1",
+        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
+    )
+    store = rt.store
+    write_attempts = store.record_attempts
+    writes_may_go = asyncio.Event()
+
+    async def held_record_attempts(*args: Any, **kwargs: Any) -> None:
+        await writes_may_go.wait()  # a slow disk: nothing recorded yet
+        await write_attempts(*args, **kwargs)
+
+    store.record_attempts = held_record_attempts  # type: ignore[method-assign]
+    async with subscriber() as endpoint:
+        await store.create_subscription(_subscription(endpoint.url, clock.now()))
+        dispatcher = Dispatcher(rt)
+        runner = asyncio.create_task(dispatcher.run())
+        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        for n in range(1, 4):
+            await _event(rt, n)
+        # One slot, and the first attempt is not written: the next ones went out anyway.
+        await endpoint.wait_for(3)
+        assert [d.status for d in await store.list_deliveries(**_ALL)] == ["pending"] * 3
+        writes_may_go.set()
+        await dispatcher.stop(grace=1)  # returns once what was attempted is written
+        await runner
+    deliveries = await store.list_deliveries(**_ALL)
+    assert [(d.status, d.attempts) for d in deliveries] == [("delivered", 1)] * 3
+    await rt.outbound.close()
+    await store.close()
+
+
+async def test_a_retry_written_after_the_dispatcher_went_to_sleep_still_goes_out_on_time(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(tmp_path, clock, RECEIVER_RETRY_SCHEDULE="1,1")
+    store = rt.store
+    write_attempts, look_for_due = store.record_attempts, store.next_delivery_due
+    writes_may_go, looked, looks_before_write = asyncio.Event(), [0], [-1]
+
+    async def held_record_attempts(*args: Any, **kwargs: Any) -> None:
+        looks_before_write[0] = looked[0]
+        await writes_may_go.wait()
+        await write_attempts(*args, **kwargs)
+
+    async def counted_next_delivery_due() -> float | None:
+        due = await look_for_due()
+        looked[0] += 1
+        return due
+
+    store.record_attempts = held_record_attempts  # type: ignore[method-assign]
+    store.next_delivery_due = counted_next_delivery_due  # type: ignore[method-assign]
+    async with subscriber() as endpoint:
+        endpoint.script = [(500, {})]
+        await store.create_subscription(_subscription(endpoint.url, clock.now()))
+        dispatcher = Dispatcher(rt)
+        runner = asyncio.create_task(dispatcher.run())
+        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        await _event(rt, 1)
+        await endpoint.wait_for(1)
+        # The 500 is not written yet: the dispatcher finds the delivery leased, and
+        # goes to sleep until the lease would run out (over a minute away).
+        await until(
+            lambda: looked[0] > looks_before_write[0] >= 0,
+            within=5,
+            what="the dispatcher to look again once the attempt ended",
+        )
+        writes_may_go.set()  # the retry is written: due a second after the attempt
+        clock.advance(1.5)
+        await endpoint.wait_for(2)
+        await dispatcher.stop(grace=1)
+        await runner
+    (delivery,) = await store.list_deliveries(**_ALL)
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    await rt.outbound.close()
+    await store.close()
+
+
+_ALL: dict[str, Any] = {
+    "subscription_id": None,
+    "event_id": None,
+    "status": None,
+    "after": None,
+    "limit": 10,
+}
