@@ -13,7 +13,7 @@ from receiver.clock import Clock
 from receiver.core.adaptive import AdaptivePolling
 from receiver.core.model import Report
 from receiver.core.tokens import CallbackClaim, CallbackTokens
-from receiver.delivery.addresses import Resolver, system_resolver
+from receiver.delivery.addresses import CachedResolver, Resolver, system_resolver
 from receiver.errors import TransientError
 from receiver.metrics import Metrics
 from receiver.outbound import NoAnswer, NotSent, Outbound
@@ -33,7 +33,7 @@ class Runtime:
     secret_key: str = ""
     tokens: CallbackTokens = field(default_factory=lambda: CallbackTokens("", lambda: 0.0))
     rng: random.Random = field(default_factory=random.Random)
-    resolver: Resolver = system_resolver
+    resolver: Resolver = field(default_factory=lambda: CachedResolver(system_resolver))
     metrics: Metrics = field(default_factory=Metrics)
     # When to ask providers about tasks, learned from completions (receiver/core/adaptive.py).
     polling: AdaptivePolling = field(default_factory=AdaptivePolling)

@@ -1,10 +1,12 @@
 """Where deliveries may go: http(s) only, and only to public addresses unless allowed.
 
 The check runs when a subscription is created or changed, and again before
-every attempt, on a fresh DNS answer, so a name later pointed inside the
-network is still refused. The attempt then connects to the address that
-passed the check (the URL's host is kept for `Host` and TLS), so DNS cannot
-change between the check and the connection.
+every attempt, on a DNS answer at most RESOLVE_TTL seconds old (`CachedResolver`:
+a lookup per delivery cost a thread hop and often a DNS round trip), so a
+name later pointed inside the network is refused within seconds. The attempt
+then connects to the address that passed the check (the URL's host is kept
+for `Host` and TLS), so DNS cannot change between the check and the
+connection.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,6 +26,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SETTING = "RECEIVER_ALLOW_PRIVATE_URLS"
+RESOLVE_TTL = 10.0  # as long as aiohttp's own DNS cache keeps answers for provider calls
 
 
 class AddressRefused(ReceiverError):
@@ -39,6 +43,37 @@ class Target:
 async def system_resolver(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+class CachedResolver:
+    """A resolver whose answers are kept `ttl` seconds (failures are not kept), for at
+    most `size` hosts, the oldest dropped first."""
+
+    def __init__(
+        self,
+        resolve: Resolver,
+        ttl: float = RESOLVE_TTL,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        size: int = 1024,
+    ) -> None:
+        self._resolve = resolve
+        self._ttl = ttl
+        self._now = now
+        self._size = size
+        self._answers: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        key = (host, port)
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] > self._now():
+            return list(kept[1])
+        answer = await self._resolve(host, port)
+        self._answers.pop(key, None)
+        if len(self._answers) >= self._size:
+            del self._answers[next(iter(self._answers))]
+        self._answers[key] = (self._now() + self._ttl, list(answer))
+        return answer
 
 
 def is_public(ip: IPAddress) -> bool:

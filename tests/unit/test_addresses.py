@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.delivery.addresses import AddressRefused, Resolver, check_url_shape, resolve_target
+from receiver.delivery.addresses import (
+    AddressRefused,
+    CachedResolver,
+    Resolver,
+    check_url_shape,
+    resolve_target,
+)
 
 
 def resolver_for(answers: dict[str, list[str]]) -> Resolver:
@@ -70,3 +76,41 @@ async def test_unresolvable_names_are_refused_and_private_ones_allowed_when_conf
 def test_only_http_and_https_urls_have_a_valid_shape(url: str) -> None:
     assert check_url_shape(url) is not None
     assert check_url_shape("https://a.example/hook") is None
+
+
+async def test_dns_answers_are_kept_ten_seconds_so_a_rebind_is_refused_soon_after() -> None:
+    answers = {"hooks.example.com": ["93.184.215.14"]}
+    asked: list[str] = []
+    clock = [1000.0]
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return await resolver_for(answers)(host, port)
+
+    cached = CachedResolver(resolve, now=lambda: clock[0])
+    url = "https://hooks.example.com/in"
+    for _ in range(3):  # one lookup for every delivery within the ten seconds
+        target = await resolve_target(url, allow_private=False, resolver=cached)
+        assert target.url == "https://93.184.215.14/in"
+    assert asked == ["hooks.example.com"]
+    answers["hooks.example.com"] = ["10.0.0.7"]  # the name now points inside
+    clock[0] += 9.9
+    await resolve_target(url, allow_private=False, resolver=cached)
+    clock[0] += 0.2
+    with pytest.raises(AddressRefused, match="not a public address"):
+        await resolve_target(url, allow_private=False, resolver=cached)
+    assert len(asked) == 2
+
+
+async def test_failed_lookups_are_not_kept_and_the_cache_stays_bounded() -> None:
+    answers: dict[str, list[str]] = {}
+    cached = CachedResolver(resolver_for(answers), now=lambda: 0.0, size=2)
+    with pytest.raises(AddressRefused, match="cannot resolve"):
+        await resolve_target("https://late.example/", allow_private=False, resolver=cached)
+    answers["late.example"] = ["93.184.215.14"]  # registered since: found at once
+    assert await cached("late.example", 443) == ["93.184.215.14"]
+    answers.update({"a.example": ["93.184.215.1"], "b.example": ["93.184.215.2"]})
+    await cached("a.example", 443)
+    await cached("b.example", 443)  # the oldest (late.example) is dropped
+    answers["late.example"] = ["10.0.0.7"]
+    assert await cached("late.example", 443) == ["10.0.0.7"]
