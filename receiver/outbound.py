@@ -60,6 +60,9 @@ class Outbound:
                 # second, session-wide timer per request from aiohttp.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
                 skip_auto_headers=("User-Agent", "Content-Type"),
+                # No cookies kept or sent: a subscriber's or provider's Set-Cookie must
+                # not ride along on later requests (and the jar costs every request).
+                cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"user-agent": self.user_agent},
             )
         return self._session
