@@ -41,6 +41,9 @@ class Runtime:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # Set whenever deliveries may be due (an event was written, a redelivery asked for).
     deliveries_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Deliveries were put in the outbox outside a hand-off since the dispatcher last
+    # looked there (see `deliveries_enqueued`).
+    outbox_changed: bool = False
 
     async def apply_report(
         self,
@@ -62,6 +65,12 @@ class Runtime:
             )
             self.deliveries_wake.set()
         return applied
+
+    def deliveries_enqueued(self) -> None:
+        """Deliveries were written to the outbox, due now, by a request (redeliver,
+        replay): the dispatcher looks there at once rather than at its next look."""
+        self.outbox_changed = True
+        self.deliveries_wake.set()
 
     @property
     def callback_max_age(self) -> float:

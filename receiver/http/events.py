@@ -66,7 +66,7 @@ async def redeliver(request: Request) -> Response:
                 f"subscription {sub.id} is disabled ({sub.disabled_reason}); enable it first",
             )
     enqueued = await rt.store.redeliver(event.id, subscription_id, rt.clock.now())
-    rt.deliveries_wake.set()
+    rt.deliveries_enqueued()
     return JSONResponse({"enqueued": enqueued}, status_code=202)
 
 

@@ -203,7 +203,7 @@ async def replay(request: Request) -> Response:
             f"subscription {sub.id} is disabled ({sub.disabled_reason}); enable it first",
         )
     enqueued = await rt.store.replay(sub, since, until, types, now)
-    rt.deliveries_wake.set()
+    rt.deliveries_enqueued()
     return JSONResponse({"enqueued": enqueued}, status_code=202)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -66,6 +67,9 @@ class Dispatcher:
         # Deliveries may be due in the outbox (left there, given back, or owed from
         # before we started) since a claim last found it drained.
         self.backlog = True
+        # When the outbox must next be looked at without being told (its earliest due
+        # time at the last look; -inf: at the next tick).
+        self._look_at = -math.inf
         self._releases: set[asyncio.Task[None]] = set()
         # Attempts waiting for the next write, and the task writing them.
         self._unwritten: list[AttemptRecord] = []
@@ -105,6 +109,11 @@ class Dispatcher:
         # is a write, and each round costs the loop as much as a delivery: B3).
         if self.inflight and self.inflight > self._refill_below:
             return now + IDLE_TICK  # a finishing attempt wakes us
+        if not self._must_look(now):
+            # Hand-offs bring fresh deliveries, and the outbox owed nothing at the last
+            # look: a claim and a due-time read per event cost more than the event's
+            # own transaction at a steady rate (B5).
+            return min(self._look_at, now + IDLE_TICK)
         if free > 0:
             claims = await rt.store.claim_deliveries(
                 now, free, self.lease, self.busy, settings.subscription_concurrency
@@ -114,13 +123,29 @@ class Dispatcher:
             if len(claims) < free:  # nothing more is due: hand-offs may resume
                 self.backlog = False
             if len(claims) == free:  # every slot taken: more may be due, and an ending
-                return now + 1.0  # attempt will wake us for them
+                self._look_at = -math.inf  # attempt will wake us for them
+                return now + 1.0
         next_due = await rt.store.next_delivery_due()
         later = rt.clock.now() + IDLE_TICK
         if next_due is None:
+            self._look_at = later
             return later
-        # Due but unclaimable (every slot busy): wait for a finished job's wake.
-        return max(next_due, rt.clock.now() + 0.05) if next_due > now else min(later, now + 1.0)
+        if next_due > now:
+            self._look_at = next_due
+            return max(next_due, rt.clock.now() + 0.05)
+        # Due but unclaimable (every slot busy, or its subscription's): look again at
+        # each wake, a finished job's among them.
+        self._look_at = -math.inf
+        return min(later, now + 1.0)
+
+    def _must_look(self, now: float) -> bool:
+        """Whether this tick claims from the outbox: when deliveries may wait there
+        (declined or given back hand-offs, owed from before, put there by a request),
+        or its next due time (a retry, a lease running out) has come."""
+        if self.rt.outbox_changed:
+            self.rt.outbox_changed = False
+            return True
+        return self.backlog or now >= self._look_at
 
     @property
     def handoff_lease(self) -> float | None:
@@ -259,6 +284,7 @@ class Dispatcher:
                 if any(record.decision.next_attempt_at is not None for record in batch):
                     # A retry is now due at its time, not at the lease's end: the loop
                     # may have gone to sleep on the lease while this was being written.
+                    self._look_at = -math.inf
                     self.wake.set()
         finally:
             self._writer = None

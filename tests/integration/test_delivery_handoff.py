@@ -191,35 +191,37 @@ async def test_a_retry_written_after_the_dispatcher_went_to_sleep_still_goes_out
     clock = ManualClock(start=time.time())
     rt = await _runtime(tmp_path, clock, RECEIVER_RETRY_SCHEDULE="1,1")
     store = rt.store
-    write_attempts, look_for_due = store.record_attempts, store.next_delivery_due
-    writes_may_go, looked, looks_before_write = asyncio.Event(), [0], [-1]
+    write_attempts = store.record_attempts
+    writes_may_go, ticks, ticks_before_write = asyncio.Event(), [0], [-1]
 
     async def held_record_attempts(*args: Any, **kwargs: Any) -> None:
-        looks_before_write[0] = looked[0]
+        ticks_before_write[0] = ticks[0]
         await writes_may_go.wait()
         await write_attempts(*args, **kwargs)
 
-    async def counted_next_delivery_due() -> float | None:
-        due = await look_for_due()
-        looked[0] += 1
-        return due
-
     store.record_attempts = held_record_attempts  # type: ignore[method-assign]
-    store.next_delivery_due = counted_next_delivery_due  # type: ignore[method-assign]
     async with subscriber() as endpoint:
         endpoint.script = [(500, {})]
         await store.create_subscription(_subscription(endpoint.url, clock.now()))
         dispatcher = Dispatcher(rt)
+        tick = dispatcher.tick
+
+        async def counted_tick() -> float:
+            next_at = await tick()
+            ticks[0] += 1  # and the loop goes to sleep until next_at, or a wake
+            return next_at
+
+        dispatcher.tick = counted_tick  # type: ignore[method-assign]
         runner = asyncio.create_task(dispatcher.run())
         await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
         await _event(rt, 1)
         await endpoint.wait_for(1)
-        # The 500 is not written yet: the dispatcher finds the delivery leased, and
-        # goes to sleep until the lease would run out (over a minute away).
+        # The 500 is not written yet: the dispatcher, woken by the attempt's end, finds
+        # nothing due before the lease would run out (over a minute away) and sleeps.
         await until(
-            lambda: looked[0] > looks_before_write[0] >= 0,
+            lambda: ticks[0] > ticks_before_write[0] >= 0,
             within=5,
-            what="the dispatcher to look again once the attempt ended",
+            what="the dispatcher to tick once the attempt ended",
         )
         writes_may_go.set()  # the retry is written: due a second after the attempt
         clock.advance(1.5)
