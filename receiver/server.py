@@ -32,7 +32,7 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 def run(settings: Settings, host: str, port: int, *, log_level: str = "INFO") -> None:
     configure(log_level)
-    app = create_app(settings)
+    app = create_app(settings, tune_gc=True)
     log.info(
         "receiver starting",
         extra={

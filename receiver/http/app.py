@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from receiver.clock import Clock, SystemClock
 from receiver.errors import SettingsError
+from receiver.gc_tuning import tune_collector
 from receiver.http import callbacks, events, inbox, openapi, subscriptions, tasks
 from receiver.http.auth import require_token
 from receiver.http.io import JSONResponse
@@ -87,7 +88,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     run_workers: bool = True,
+    tune_gc: bool = False,
 ) -> Starlette:
+    """The service. `tune_gc`: tune the garbage collector for a long-running process
+    once started (receiver/gc_tuning.py); `receiver serve` does, tests do not."""
     if not settings.api_token:
         raise SettingsError(
             ["RECEIVER_API_TOKEN is not set: make one with `receiver gen-token` and export it"]
@@ -104,6 +108,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await rt.start()
+        if tune_gc:
+            tune_collector()
         workers: list[Worker] = (
             [UpstreamWorker(rt), Dispatcher(rt), Maintenance(rt)] if run_workers else []
         )

@@ -167,6 +167,7 @@ def run(options: Options) -> Result:
             "load": f"wrk -t1 -c{CONNECTIONS} -d{options.seconds:g}s after a {options.warmup:g}s warm-up",
             "pinning": "server on core 0, wrk on core 1",
             "server": "uvicorn httptools + uvloop, no access log; receiver without workers",
+            "gc": "tuned as `receiver serve` tunes it (receiver/gc_tuning.py), bare server alike",
             "durability": "synchronous=FULL, WAL; 200 only after commit",
         },
     )

@@ -40,6 +40,7 @@ from receiver.core.ids import new_id
 from receiver.core.model import Report, Status, TaskSpec
 from receiver.core.reconcile import reconcile
 from receiver.core.task import Task
+from receiver.gc_tuning import tune_collector
 from receiver.store.base import InboxEntry
 from receiver.store.migrate import migrate_sqlite
 from receiver.store.queries import load
@@ -294,6 +295,7 @@ async def _repetition(
     _populate(folder / "ceiling.db", work)
     store = SqliteStore(folder / "store.db")
     await store.open()
+    tune_collector()  # as the service runs (receiver/gc_tuning.py); the ceiling alike
     conn = connect(folder / "ceiling.db")  # the store's own pragmas
     try:
         await store.create_subscription(_subscription())
@@ -356,6 +358,7 @@ def run(options: Options) -> Result:
             "synchronous": "FULL",
             "journal_mode": "WAL",
             "event_loop": loop_name,
+            "gc": "tuned as the service tunes it (receiver/gc_tuning.py), for both",
             "sqlite": sqlite3.sqlite_version,
         },
         notes=[

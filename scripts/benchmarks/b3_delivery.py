@@ -26,6 +26,7 @@ from benchmarks.common import Options, Result, event_loop_runner, median_of, rep
 from benchmarks.load import server
 from receiver.clock import SystemClock
 from receiver.core.signing import new_secret
+from receiver.gc_tuning import tune_collector
 from receiver.runtime import Runtime, build_outbound
 from receiver.settings import Settings
 from receiver.store.sqlite_store import SqliteStore
@@ -155,6 +156,7 @@ async def _raw(sink_url: str, bodies: list[bytes]) -> float:
 def once(options: Options) -> dict[str, float]:
     count = 300 if options.smoke else 30_000
     _, run_loop = event_loop_runner()
+    tune_collector()  # as the service runs (receiver/gc_tuning.py); the ceiling alike
     affinity = os.sched_getaffinity(0)
     with tempfile.TemporaryDirectory(prefix="bench-b3-") as tmp, server("sink", core=1) as sink:
         if len(affinity) > 1:
@@ -190,5 +192,6 @@ def run(options: Options) -> Result:
             "sink": "uvicorn httptools + uvloop, 204 at once",
             "client": "aiohttp connection pool for both",
             "event_loop": f"{event_loop_runner()[0]} for both (the service's: uvicorn's)",
+            "gc": "tuned as the service tunes it (receiver/gc_tuning.py), for both",
         },
     )

@@ -19,6 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from receiver.gc_tuning import tune_collector
+
 
 def bare_app() -> Starlette:
     async def accept(request: Request) -> Response:
@@ -66,13 +68,14 @@ def receiver_app(workers: bool) -> ASGIApp:
     from receiver.settings import Settings
 
     configure("INFO")  # as `receiver serve` runs: an access line per request
-    return create_app(Settings.from_env(), run_workers=workers)
+    return create_app(Settings.from_env(), run_workers=workers, tune_gc=True)
 
 
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "bare":
         app: ASGIApp = bare_app()
+        tune_collector()  # the receiver's setting (it tunes once started): same for both
     elif kind == "sink":
         app = sink_app()
     elif kind in ("receiver", "receiver-workers"):
