@@ -196,6 +196,11 @@ class Dispatcher:
             self._releases.add(task)
             task.add_done_callback(self._releases.discard)
 
+    def _lease_ends(self, claim: DeliveryClaim) -> None:
+        """A claimed delivery comes back when its lease runs out: look then at the latest
+        (its lease began before the outbox's next due time was last read, maybe)."""
+        self._look_at = min(self._look_at, self.rt.clock.now() + self.lease)
+
     @property
     def _refill_below(self) -> int:
         """Refill once at most this many attempts are in flight (a quarter of the slots free)."""
@@ -227,6 +232,7 @@ class Dispatcher:
                 await self.attempt(claim, free_slot)
             except Exception:  # the lease expires and the delivery is tried again
                 log.exception("delivery %s failed unexpectedly", claim.delivery_id)
+                self._lease_ends(claim)
 
         task = asyncio.create_task(run(), name=f"deliver:{claim.delivery_id}")
         self.jobs.add(task)
@@ -280,6 +286,8 @@ class Dispatcher:
                     log.exception(
                         "recording %d attempts failed; their leases bring them back", len(batch)
                     )
+                    for record in batch:
+                        self._lease_ends(record.claim)
                     continue
                 if any(record.decision.next_attempt_at is not None for record in batch):
                     # A retry is now due at its time, not at the lease's end: the loop

@@ -22,7 +22,7 @@ from receiver.core.task import Task
 from receiver.runtime import Runtime, build_outbound
 from receiver.settings import Settings
 from receiver.store.base import NewTask
-from receiver.store.records import Subscription
+from receiver.store.records import DeliveryClaim, Subscription
 from receiver.store.sqlite_store import SqliteStore
 from receiver.workers.dispatcher import Dispatcher
 
@@ -232,6 +232,37 @@ async def test_a_retry_written_after_the_dispatcher_went_to_sleep_still_goes_out
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     await rt.outbound.close()
     await store.close()
+
+
+async def test_an_attempt_that_failed_unexpectedly_is_made_again_when_its_lease_ends(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(tmp_path, clock, RECEIVER_DELIVERY_TIMEOUT="5")  # lease: 15 s
+    async with subscriber() as endpoint:
+        await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
+        dispatcher = Dispatcher(rt)
+        send, failed = dispatcher._send, list[bool]()
+
+        async def send_failing_once(claim: DeliveryClaim, now: float) -> Any:
+            if not failed:
+                failed.append(True)
+                raise RuntimeError("a bug")
+            return await send(claim, now)
+
+        dispatcher._send = send_failing_once  # type: ignore[method-assign]
+        runner = asyncio.create_task(dispatcher.run())
+        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        await _event(rt, 1)
+        await until(lambda: bool(failed) and not dispatcher.jobs, within=5, what="the failure")
+        assert endpoint.received == []
+        clock.advance(dispatcher.lease + 1)  # less than the dispatcher's idle tick
+        received = await endpoint.wait_for(1)
+        assert received[0].json["data"]["task"]["id"] == task(1).id
+        await dispatcher.stop(grace=1)
+        await runner
+    await rt.outbound.close()
+    await rt.store.close()
 
 
 _ALL: dict[str, Any] = {
