@@ -54,22 +54,19 @@ async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_pat
         stuck.hold = True  # answers nothing until released: its two slots stay taken
         await store.create_subscription(_subscription(stuck.url, clock.now()))
         dispatcher = Dispatcher(rt)
-        runner = asyncio.create_task(dispatcher.run())
-        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        runner = await _started(dispatcher)
         for n in range(1, 7):
             await _event(rt, n)
         await stuck.wait_for(2)
         assert len(dispatcher.ready) == 4  # handed over, waiting for a slot
         # Nothing is due in the outbox: the four are claimed for the dispatcher.
         assert await store.claim_deliveries(clock.now(), 10, 30, {}, 10) == []
-        await dispatcher.stop(grace=0.1)
-        await runner
+        await _stopped(dispatcher, runner, grace=0.1)
         stuck.release.set()
     # Stopped: the four it never attempted are due again at once, not after a lease.
     again = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
     assert len(again) == 4
-    await rt.outbound.close()
-    await store.close()
+    await _closed(rt)
 
 
 async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_path: Path) -> None:
@@ -84,8 +81,7 @@ async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_pat
         endpoint.hold = True  # its one slot stays taken until released
         await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
         dispatcher = Dispatcher(rt)
-        runner = asyncio.create_task(dispatcher.run())
-        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        runner = await _started(dispatcher)
         for n in range(1, 6):  # one in flight, four waiting: all the hand-offs it keeps
             await _event(rt, n)
         await endpoint.wait_for(1)
@@ -101,10 +97,8 @@ async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_pat
         tasks = [r.json["data"]["task"]["id"] for r in received]
         assert tasks[-1] == task(7).id  # the newest event went out last
         assert sorted(tasks) == [task(n).id for n in range(1, 8)]
-        await dispatcher.stop(grace=1)
-        await runner
-    await rt.outbound.close()
-    await rt.store.close()
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
 
 
 async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
@@ -123,7 +117,7 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
             await _event(rt, n)
         endpoint.hold = True
         dispatcher = Dispatcher(rt)
-        runner = asyncio.create_task(dispatcher.run())
+        runner = await _started(dispatcher)
         await endpoint.wait_for(1)  # the oldest, from the outbox; two more are owed
         await _event(rt, 4)
         assert not dispatcher.ready  # not handed over ahead of the two
@@ -132,8 +126,22 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
         assert [r.json["data"]["task"]["id"] for r in received] == [
             task(n).id for n in (1, 2, 3, 4)
         ]
-        await dispatcher.stop(grace=1)
-        await runner
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
+
+
+async def _started(dispatcher: Dispatcher) -> asyncio.Task[None]:
+    runner = asyncio.create_task(dispatcher.run())
+    await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+    return runner
+
+
+async def _stopped(dispatcher: Dispatcher, runner: asyncio.Task[None], grace: float) -> None:
+    await dispatcher.stop(grace=grace)
+    await runner
+
+
+async def _closed(rt: Runtime) -> None:
     await rt.outbound.close()
     await rt.store.close()
 
@@ -169,20 +177,17 @@ async def test_a_slot_is_free_once_the_subscriber_answered_before_the_attempt_is
     async with subscriber() as endpoint:
         await store.create_subscription(_subscription(endpoint.url, clock.now()))
         dispatcher = Dispatcher(rt)
-        runner = asyncio.create_task(dispatcher.run())
-        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        runner = await _started(dispatcher)
         for n in range(1, 4):
             await _event(rt, n)
         # One slot, and the first attempt is not written: the next ones went out anyway.
         await endpoint.wait_for(3)
         assert [d.status for d in await store.list_deliveries(**_ALL)] == ["pending"] * 3
         writes_may_go.set()
-        await dispatcher.stop(grace=1)  # returns once what was attempted is written
-        await runner
+        await _stopped(dispatcher, runner, grace=1)  # returns once what was attempted is written
     deliveries = await store.list_deliveries(**_ALL)
     assert [(d.status, d.attempts) for d in deliveries] == [("delivered", 1)] * 3
-    await rt.outbound.close()
-    await store.close()
+    await _closed(rt)
 
 
 async def test_a_retry_written_after_the_dispatcher_went_to_sleep_still_goes_out_on_time(
@@ -212,8 +217,7 @@ async def test_a_retry_written_after_the_dispatcher_went_to_sleep_still_goes_out
             return next_at
 
         dispatcher.tick = counted_tick  # type: ignore[method-assign]
-        runner = asyncio.create_task(dispatcher.run())
-        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        runner = await _started(dispatcher)
         await _event(rt, 1)
         await endpoint.wait_for(1)
         # The 500 is not written yet: the dispatcher, woken by the attempt's end, finds
@@ -226,12 +230,10 @@ async def test_a_retry_written_after_the_dispatcher_went_to_sleep_still_goes_out
         writes_may_go.set()  # the retry is written: due a second after the attempt
         clock.advance(1.5)
         await endpoint.wait_for(2)
-        await dispatcher.stop(grace=1)
-        await runner
+        await _stopped(dispatcher, runner, grace=1)
     (delivery,) = await store.list_deliveries(**_ALL)
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
-    await rt.outbound.close()
-    await store.close()
+    await _closed(rt)
 
 
 async def test_an_attempt_that_failed_unexpectedly_is_made_again_when_its_lease_ends(
@@ -251,18 +253,15 @@ async def test_an_attempt_that_failed_unexpectedly_is_made_again_when_its_lease_
             return await send(claim, now)
 
         dispatcher._send = send_failing_once  # type: ignore[method-assign]
-        runner = asyncio.create_task(dispatcher.run())
-        await until(lambda: dispatcher.alive, within=5, what="the dispatcher")
+        runner = await _started(dispatcher)
         await _event(rt, 1)
         await until(lambda: bool(failed) and not dispatcher.jobs, within=5, what="the failure")
         assert endpoint.received == []
         clock.advance(dispatcher.lease + 1)  # less than the dispatcher's idle tick
         received = await endpoint.wait_for(1)
         assert received[0].json["data"]["task"]["id"] == task(1).id
-        await dispatcher.stop(grace=1)
-        await runner
-    await rt.outbound.close()
-    await rt.store.close()
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
 
 
 _ALL: dict[str, Any] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,6 @@ from receiver.store.sqlite_store import TASK_COLUMNS, SqliteStore
 
 T0 = 1_800_000_000.0
 Q = load("sqlite")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "r.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def task(n: int) -> Task:
