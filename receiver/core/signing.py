@@ -27,13 +27,24 @@ def secret_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix(PREFIX))
 
 
+@lru_cache(maxsize=4096)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 already keyed with `key`, copied for each message: a fresh
+    `hmac.digest` looks the digest up by name in OpenSSL every time, which cost
+    ~10 us per delivery in the dispatcher's loop against ~2 us for a copy (B3)."""
+    return hmac.new(key, digestmod="sha256")
+
+
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    # hmac.digest: one call into OpenSSL, no HMAC object (about a third of the cost).
-    mac = hmac.digest(key, f"{msg_id}.{timestamp}.".encode() + body, "sha256")
-    return "v1," + base64.b64encode(mac).decode()
+    mac = _keyed(key).copy()
+    mac.update(f"{msg_id}.{timestamp}.".encode())
+    mac.update(body)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def signature_header(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
+    if len(keys) == 1:  # no rotation under way: the common case
+        return sign(keys[0], msg_id, timestamp, body)
     return " ".join(sign(key, msg_id, timestamp, body) for key in keys)
 
 
