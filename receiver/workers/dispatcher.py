@@ -2,8 +2,9 @@
 
 Claims due deliveries with a lease (a crash, or a second worker, never loses
 or double-claims one: an unexpired lease hides it, an expired one brings it
-back), sends each as its own asyncio task within a global cap and a
-per-subscription cap (so one slow or dead endpoint cannot take every slot),
+back), sends each on one of a pool of worker coroutines (one per slot, made
+as needed) within a global cap and a per-subscription cap (so one slow or
+dead endpoint cannot take every slot),
 and records every attempt with what `decide` made of it. Attempts that
 finish while earlier ones are being written are written together, in one
 unit of work (`record`): one hand-over to the database thread for all of
@@ -30,7 +31,6 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from yarl import URL
 
@@ -57,7 +57,12 @@ class Dispatcher:
         self.should_exit = False
         self.alive = False
         self.wake = rt.deliveries_wake
-        self.jobs: set[asyncio.Task[Any]] = set()
+        # Worker coroutines, one per delivery slot at most (see _start); started claims
+        # wait in `todo` for one, and idle workers wait on a future in `idle`.
+        self.workers: set[asyncio.Task[None]] = set()
+        self.todo: deque[DeliveryClaim] = deque()
+        self.idle: deque[asyncio.Future[None]] = deque()
+        self._drained: asyncio.Event | None = None  # set at stop once nothing is in flight
         self.busy: Counter[str] = Counter()
         # Attempts started and not yet ended: counted down before an ending attempt
         # wakes the loop (a finished task leaves `jobs` only a loop turn later).
@@ -212,33 +217,61 @@ class Dispatcher:
         return 2 * self.rt.settings.delivery_timeout + 5.0
 
     def _start(self, claim: DeliveryClaim) -> None:
-        sub_id = claim.subscription.id
-        self.busy[sub_id] += 1
+        """Start an attempt on a worker: an idle one is woken, or one more is made while
+        there are fewer than the slots. A worker that finishes an attempt takes the next
+        start itself, so at a steady rate no task is made, and none woken, per delivery
+        (a task per attempt cost ~10 us of the loop each: B3). A start always finds a
+        worker: an attempt in flight holds its slot until `_free` (synchronously followed
+        by the worker's next look at `todo`), so started-but-not-taken claims never
+        outnumber the workers that are idle, woken, or about to look."""
+        self.busy[claim.subscription.id] += 1
         self.inflight += 1
+        self.todo.append(claim)
+        idle = self.idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():  # a worker cancelled at stop leaves a cancelled future
+                waiter.set_result(None)
+                return
+        if len(self.workers) < self.rt.settings.delivery_concurrency:
+            task = asyncio.create_task(self._work(), name="deliver")
+            self.workers.add(task)
+            task.add_done_callback(self.workers.discard)
 
-        def free_slot() -> None:
-            self.inflight -= 1
-            self.busy[sub_id] -= 1
-            if not self.busy[sub_id]:
-                del self.busy[sub_id]
-            # Wake the loop only when it has something to do: hand-offs wait, or a
-            # refill's worth of slots is free (see _tick). A wake per ending attempt
-            # cost a whole tick each (B3).
-            if self.ready or self.inflight <= self._refill_below:
-                self.wake.set()
-
-        async def run() -> None:
+    async def _work(self) -> None:
+        todo, idle = self.todo, self.idle
+        loop = asyncio.get_running_loop()
+        while True:
+            if not todo:
+                waiter: asyncio.Future[None] = loop.create_future()
+                idle.append(waiter)
+                await waiter
+                continue
+            claim = todo.popleft()
             try:
-                await self.attempt(claim, free_slot)
+                await self.attempt(claim, self._free)
             except Exception:  # the lease expires and the delivery is tried again
                 log.exception("delivery %s failed unexpectedly", claim.delivery_id)
                 self._lease_ends(claim)
 
-        task = asyncio.create_task(run(), name=f"deliver:{claim.delivery_id}")
-        self.jobs.add(task)
-        task.add_done_callback(self.jobs.discard)
+    def _free(self, claim: DeliveryClaim) -> None:
+        """An attempt's slot is free: its exchange with the subscriber is over."""
+        self.inflight -= 1
+        sub_id = claim.subscription.id
+        self.busy[sub_id] -= 1
+        if not self.busy[sub_id]:
+            del self.busy[sub_id]
+        if self._drained is not None and not self.inflight:
+            self._drained.set()
+        # Wake the loop only when it has something to do: hand-offs wait, or a refill's
+        # worth of slots is free (see _tick). A wake per ending attempt cost a whole
+        # tick each (B3).
+        if self.ready or self.inflight <= self._refill_below:
+            self.wake.set()
 
-    async def attempt(self, claim: DeliveryClaim, free_slot: Callable[[], None]) -> None:
+    async def attempt(
+        self, claim: DeliveryClaim, free_slot: Callable[[DeliveryClaim], None]
+    ) -> None:
         """Send one delivery and queue the attempt's record (see `record`). The slot is
         freed (`free_slot`) as soon as the exchange with the subscriber is over: the
         caps bound requests to subscribers, and a slot held through the commit (an
@@ -250,7 +283,7 @@ class Dispatcher:
             result, kept = await self._send(claim, started_at)
             duration_ms = (time.perf_counter() - started) * 1000
         finally:
-            free_slot()
+            free_slot(claim)
         now = rt.clock.now()
         decision = decide(
             result,
@@ -341,12 +374,20 @@ class Dispatcher:
         waiting, self.ready = [claim.delivery_id for _, claim in self.ready], deque()
         self._release(waiting, self.rt.clock.now())
         self.wake.set()
-        if self.jobs:
-            _, pending = await asyncio.wait(set(self.jobs), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        if self.inflight:
+            self._drained = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._drained.wait(), timeout=grace)
+            except TimeoutError:
+                pass
+        workers, self.workers = self.workers, set()
+        for task in workers:  # idle ones, and any attempt still out after the grace
+            task.cancel()
+        if workers:
+            await asyncio.wait(workers)
+        # Started claims no worker took (the attempts before them outlasted the grace).
+        left, self.todo = [claim.delivery_id for claim in self.todo], deque()
+        self._release(left, self.rt.clock.now())
         if self._writer is not None:  # the attempts made so far, written before we return
             await asyncio.wait({self._writer})
         if self._releases:

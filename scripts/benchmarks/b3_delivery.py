@@ -119,7 +119,7 @@ async def _ours(db: Path) -> tuple[float, int]:
         drained = False
         while not drained:
             await asyncio.sleep(0.01)
-            drained = (await rt.store.next_delivery_due()) is None and not dispatcher.jobs
+            drained = (await rt.store.next_delivery_due()) is None and not dispatcher.inflight
         elapsed = time.perf_counter() - started
     finally:
         await dispatcher.stop()

@@ -255,7 +255,7 @@ async def test_an_attempt_that_failed_unexpectedly_is_made_again_when_its_lease_
         dispatcher._send = send_failing_once  # type: ignore[method-assign]
         runner = await _started(dispatcher)
         await _event(rt, 1)
-        await until(lambda: bool(failed) and not dispatcher.jobs, within=5, what="the failure")
+        await until(lambda: bool(failed) and not dispatcher.inflight, within=5, what="the failure")
         assert endpoint.received == []
         clock.advance(dispatcher.lease + 1)  # less than the dispatcher's idle tick
         received = await endpoint.wait_for(1)
