@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import httpx
@@ -43,11 +43,60 @@ class Answer:
     body: bytes  # all of it, or the first `keep` bytes when a cap was asked for
 
 
+@dataclass(eq=False, slots=True)
+class _Deadline:
+    task: asyncio.Task[object]
+    at: float  # loop time
+    expired: bool = field(default=False)
+
+
+class Deadlines:
+    """Deadlines for many requests kept by one timer, checked every `resolution` seconds
+    while any is pending. `asyncio.timeout` arms and cancels a timer of its own per
+    request, a libuv handle under uvloop: ~8 us of the dispatcher's loop per delivery
+    (B3), against a set insertion here. A request that runs out is cancelled up to
+    `resolution` late, which for deadlines of seconds (deliveries, provider calls) is
+    in the noise."""
+
+    def __init__(self, resolution: float = 0.05) -> None:
+        self.resolution = resolution
+        self._pending: set[_Deadline] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def enter(self, within: float) -> _Deadline:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a deadline needs a running task")
+        loop = task.get_loop()
+        deadline = _Deadline(task, loop.time() + within)
+        self._pending.add(deadline)
+        if self._timer is None:
+            self._timer = loop.call_later(min(self.resolution, max(within, 0.0)), self._sweep)
+        return deadline
+
+    def leave(self, deadline: _Deadline) -> None:
+        self._pending.discard(deadline)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        if not self._pending:
+            return
+        loop = next(iter(self._pending)).task.get_loop()
+        now = loop.time()
+        for deadline in [d for d in self._pending if d.at <= now]:
+            self._pending.discard(deadline)
+            deadline.expired = True
+            deadline.task.cancel()
+        if self._pending:
+            self._timer = loop.call_later(self.resolution, self._sweep)
+
+
 class Outbound:
     def __init__(self, *, limit: int = 200, user_agent: str = "receiver") -> None:
         self.limit = limit
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self.deadlines = Deadlines()
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -56,7 +105,7 @@ class Outbound:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                # Each request has its own deadline (`within`, asyncio.timeout): no
+                # Each request has its own deadline (`within`, see Deadlines): no
                 # second, session-wide timer per request from aiohttp.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
                 skip_auto_headers=("User-Agent", "Content-Type"),
@@ -78,27 +127,44 @@ class Outbound:
         keep: int | None = None,
         server_hostname: str | None = None,
     ) -> Answer:
-        """One request, redirects never followed; `keep` caps how much of the answer is read."""
+        """One request, redirects never followed; `keep` caps how much of the answer is read.
+        No answer within `within` seconds (give or take the deadlines' resolution):
+        `NoAnswer`."""
+        deadline = self.deadlines.enter(within)
         try:
-            async with asyncio.timeout(within):
-                async with self._client().request(
-                    method,
-                    URL(url, encoded=True),
-                    headers=headers,
-                    data=body or None,
-                    allow_redirects=False,
-                    server_hostname=server_hostname,
-                ) as response:
-                    data = await (
-                        response.content.read(keep) if keep is not None else response.read()
-                    )
-                    return Answer(response.status, response.headers, data)
+            async with self._client().request(
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                server_hostname=server_hostname,
+            ) as response:
+                data = await (response.content.read(keep) if keep is not None else response.read())
+                return Answer(response.status, response.headers, data)
+        except asyncio.CancelledError as exc:
+            # Ours (the deadline ran out) unless somebody else cancelled the task too.
+            if deadline.expired and deadline.task.uncancel() == 0:
+                raise NoAnswer(f"no answer within {within:g} s") from exc
+            raise
         except aiohttp.ClientConnectorError as exc:
+            self._spent(deadline)
             raise NotSent(f"cannot connect: {exc}") from exc
         except TimeoutError as exc:
+            self._spent(deadline)
             raise NoAnswer(f"no answer within {within:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
+            self._spent(deadline)
             raise NoAnswer(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        finally:
+            self.deadlines.leave(deadline)
+
+    @staticmethod
+    def _spent(deadline: _Deadline) -> None:
+        """The deadline's cancellation came out as another error (the client caught it):
+        take the request back, so the task (a long-lived worker) is not left cancelling."""
+        if deadline.expired:
+            deadline.task.uncancel()
 
     async def send(self, request: httpx.Request, within: float) -> httpx.Response:
         """Send an adapter's request; the answer comes back as an httpx.Response."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from support import subscriber
+import asyncio
 
-from receiver.outbound import Outbound
+import pytest
+from support import subscriber, until
+
+from receiver.outbound import NoAnswer, Outbound
 
 
 async def test_cookies_a_destination_sets_are_never_sent_back() -> None:
@@ -18,5 +21,39 @@ async def test_cookies_a_destination_sets_are_never_sent_back() -> None:
             assert first.headers.get("set-cookie") == "session=abc; Path=/"
             await outbound.request("POST", url, body=b"{}", within=5)
             assert [r.headers.get("cookie") for r in endpoint.received] == [None, None]
+    finally:
+        await outbound.close()
+
+
+async def test_a_request_past_its_deadline_ends_as_no_answer_and_the_task_lives_on() -> None:
+    outbound = Outbound()
+    outbound.deadlines.resolution = 0.02
+    try:
+        async with subscriber() as endpoint:
+            endpoint.hold = True  # takes the request, never answers (until released)
+            with pytest.raises(NoAnswer, match=r"no answer within 0\.1 s"):
+                await outbound.request("POST", endpoint.url, body=b"{}", within=0.1)
+            task = asyncio.current_task()
+            assert task is not None and task.cancelling() == 0  # not left cancelled
+            endpoint.hold = False
+            answer = await outbound.request("POST", endpoint.url, body=b"{}", within=5)
+            assert answer.status == 204
+    finally:
+        await outbound.close()
+
+
+async def test_a_cancelled_request_is_cancelled_not_timed_out_and_deadlines_are_let_go() -> None:
+    outbound = Outbound()
+    try:
+        async with subscriber() as endpoint:
+            endpoint.hold = True
+            request = asyncio.ensure_future(
+                outbound.request("POST", endpoint.url, body=b"{}", within=30)
+            )
+            await until(lambda: len(endpoint.received) == 1, within=5, what="the request")
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+            assert not outbound.deadlines._pending  # nothing left to cancel later
     finally:
         await outbound.close()
