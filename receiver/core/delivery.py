@@ -46,6 +46,9 @@ class Decision:
     failing_since: float | None = None
 
 
+DELIVERED = Decision(Next.DELIVERED)  # one for every success: it holds nothing else
+
+
 def decide(
     result: AttemptResult,
     *,
@@ -58,7 +61,7 @@ def decide(
 ) -> Decision:
     code = result.status_code
     if code is not None and 200 <= code < 300:
-        return Decision(Next.DELIVERED)
+        return DELIVERED
     failing = failing_since if failing_since is not None else now
     if code == 410:
         reason = f"the endpoint answered 410 Gone at {to_rfc3339(now)}"

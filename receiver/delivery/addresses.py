@@ -18,7 +18,8 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, urlsplit
 
 from receiver.errors import ReceiverError
 
@@ -113,12 +114,29 @@ def check_url_shape(url: str) -> str | None:
     return None
 
 
-async def resolve_target(url: str, *, allow_private: bool, resolver: Resolver) -> Target:
-    """The address to connect to, or AddressRefused saying why not."""
+@lru_cache(maxsize=4096)
+def target_without_lookup(url: str, *, allow_private: bool) -> Target | None:
+    """`resolve_target`'s answer when it needs no name lookup (private destinations
+    allowed, or a public IP literal), kept per URL: every delivery asks. None when a
+    lookup is needed or the address is refused (`resolve_target` says why)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if allow_private:
         return Target(url, host, pinned=False)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return _pinned(parts, host, [address]) if is_public(address) else None
+
+
+async def resolve_target(url: str, *, allow_private: bool, resolver: Resolver) -> Target:
+    """The address to connect to, or AddressRefused saying why not."""
+    known = target_without_lookup(url, allow_private=allow_private)
+    if known is not None:
+        return known
+    parts = urlsplit(url)
+    host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = [ipaddress.ip_address(host)]
@@ -135,6 +153,10 @@ async def resolve_target(url: str, *, allow_private: bool, resolver: Resolver) -
                 f"{host} resolves to {address}, which is not a public address; "
                 f"set {SETTING}=true to allow private and loopback destinations"
             )
+    return _pinned(parts, host, addresses)
+
+
+def _pinned(parts: SplitResult, host: str, addresses: list[IPAddress]) -> Target:
     chosen = addresses[0]
     literal = f"[{chosen}]" if chosen.version == 6 else str(chosen)
     netloc = f"{literal}:{parts.port}" if parts.port else literal

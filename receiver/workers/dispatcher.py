@@ -38,7 +38,7 @@ from receiver import __version__
 from receiver.core.delivery import AttemptResult, Next, decide
 from receiver.core.retry_after import parse_retry_after
 from receiver.core.signing import secret_key, signature_header
-from receiver.delivery.addresses import AddressRefused, resolve_target
+from receiver.delivery.addresses import AddressRefused, resolve_target, target_without_lookup
 from receiver.outbound import OutboundError
 from receiver.runtime import Runtime
 from receiver.store.records import Attempt, AttemptRecord, DeliveryClaim
@@ -224,7 +224,8 @@ class Dispatcher:
         worker: an attempt in flight holds its slot until `_free` (synchronously followed
         by the worker's next look at `todo`), so started-but-not-taken claims never
         outnumber the workers that are idle, woken, or about to look."""
-        self.busy[claim.subscription.id] += 1
+        sub_id = claim.subscription.id
+        self.busy[sub_id] = self.busy.get(sub_id, 0) + 1
         self.inflight += 1
         self.todo.append(claim)
         idle = self.idle
@@ -341,12 +342,15 @@ class Dispatcher:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature_header(keys, claim.event_id, timestamp, claim.body),
         }
-        try:
-            target = await resolve_target(
-                sub.url, allow_private=rt.settings.allow_private_urls, resolver=rt.resolver
-            )
-        except AddressRefused as exc:
-            return AttemptResult(None, f"refused destination: {exc}"), None
+        allow_private = rt.settings.allow_private_urls
+        target = target_without_lookup(sub.url, allow_private=allow_private)
+        if target is None:
+            try:
+                target = await resolve_target(
+                    sub.url, allow_private=allow_private, resolver=rt.resolver
+                )
+            except AddressRefused as exc:
+                return AttemptResult(None, f"refused destination: {exc}"), None
         server_hostname = None
         if target.pinned:
             # Connect to the checked address; keep the name for Host and TLS.

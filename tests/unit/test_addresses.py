@@ -8,6 +8,7 @@ from receiver.delivery.addresses import (
     Resolver,
     check_url_shape,
     resolve_target,
+    target_without_lookup,
 )
 
 
@@ -68,6 +69,23 @@ async def test_unresolvable_names_are_refused_and_private_ones_allowed_when_conf
         await resolve_target("https://nowhere.example/", allow_private=False, resolver=resolve)
     target = await resolve_target("http://127.0.0.1:9/x", allow_private=True, resolver=resolve)
     assert target.url == "http://127.0.0.1:9/x" and not target.pinned
+
+
+async def test_a_public_ip_literal_needs_no_lookup_and_is_pinned_as_itself() -> None:
+    resolve = resolver_for({})  # any lookup would fail
+    target = await resolve_target(
+        "http://93.184.215.14:81/in", allow_private=False, resolver=resolve
+    )
+    assert target.pinned and target.url == "http://93.184.215.14:81/in"
+    assert target_without_lookup("http://93.184.215.14:81/in", allow_private=False) == target
+
+
+@pytest.mark.parametrize("url", ["http://10.1.2.3/x", "https://hooks.example.com/"])
+async def test_kept_answers_never_stand_for_a_lookup_or_a_refusal(url: str) -> None:
+    # A name must be looked up at each delivery (through the resolver's own short cache),
+    # and a private literal refused each time: neither is answered from the per-URL cache.
+    assert target_without_lookup(url, allow_private=False) is None
+    assert target_without_lookup(url, allow_private=True) is not None
 
 
 @pytest.mark.parametrize(
