@@ -201,8 +201,17 @@ class WebhookStore(Protocol):
     ) -> int: ...
 
     async def claim_deliveries(
-        self, now: float, limit: int, lease: float, busy: Mapping[str, int], per_subscription: int
-    ) -> list[DeliveryClaim]: ...
+        self,
+        now: float,
+        limit: int,
+        lease: float,
+        busy: Mapping[str, int],
+        per_subscription: int,
+        records: Sequence[AttemptRecord] = (),
+    ) -> list[DeliveryClaim]:
+        """Due deliveries, leased; `records` (attempts made) are written first, in the
+        same transaction."""
+        ...
 
     async def record_attempts(self, attempts: Sequence[AttemptRecord], now: float) -> None:
         """Attempts made (each with its delivery's new state and its subscription's

@@ -332,12 +332,21 @@ class WebhookOps:
     # Dispatching ------------------------------------------------------------------
 
     async def claim_deliveries(
-        self, now: float, limit: int, lease: float, busy: Mapping[str, int], per_subscription: int
+        self,
+        now: float,
+        limit: int,
+        lease: float,
+        busy: Mapping[str, int],
+        per_subscription: int,
+        records: Sequence[AttemptRecord] = (),
     ) -> list[DeliveryClaim]:
         """Due deliveries, at most `per_subscription` in flight for any one subscription
-        (counting `busy`), so one slow endpoint cannot take every slot."""
+        (counting `busy`), so one slow endpoint cannot take every slot. `records` are
+        written first, in the same unit (see Dispatcher.record)."""
 
         def work(conn: sqlite3.Connection) -> list[DeliveryClaim]:
+            for record in records:
+                _record_attempt(conn, record, now)
             taken: dict[str, int] = dict(busy)
             subs: dict[str, Subscription | None] = {}
             claims: list[DeliveryClaim] = []

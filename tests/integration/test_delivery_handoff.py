@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from store_fixtures import subscription
-from support import subscriber, until
+from support import eventually, subscriber, until
 
 from receiver.clock import ManualClock
 from receiver.core.model import Report, Status, TaskSpec
@@ -24,6 +24,7 @@ from receiver.settings import Settings
 from receiver.store.base import NewTask
 from receiver.store.records import DeliveryClaim, Subscription
 from receiver.store.sqlite_store import SqliteStore
+from receiver.workers import dispatcher as dispatcher_module
 from receiver.workers.dispatcher import Dispatcher
 
 
@@ -271,3 +272,100 @@ _ALL: dict[str, Any] = {
     "after": None,
     "limit": 10,
 }
+
+
+async def _delivered(rt: Runtime) -> int:
+    done = await rt.store.list_deliveries(
+        subscription_id=None, event_id=None, status="delivered", after=None, limit=100
+    )
+    assert all(d.attempts == 1 for d in done)
+    return len(done)
+
+
+async def _four_slots(tmp_path: Path, clock: ManualClock) -> Runtime:
+    """Four delivery slots: with twelve deliveries owed in the outbox (written while no
+    dispatcher ran) each claim fills every slot, so records wait to ride on the next."""
+    return await _runtime(
+        tmp_path, clock, RECEIVER_DELIVERY_CONCURRENCY="4", RECEIVER_SUBSCRIPTION_CONCURRENCY="4"
+    )
+
+
+async def test_records_waiting_for_the_next_claim_are_written_when_none_comes(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(dispatcher_module, "RECORD_WAIT", 0.05)
+    clock = ManualClock(start=time.time())
+    rt = await _four_slots(tmp_path, clock)
+    async with subscriber() as fast, subscriber() as stuck:
+        stuck.hold = True  # its attempts keep their slots: no refill, so no claim, comes
+        await rt.store.create_subscription(_subscription(fast.url, clock.now()))
+        await rt.store.create_subscription(
+            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
+        )
+        for n in range(1, 7):  # in order of due time: each event's two come together
+            await _event(rt, n)
+            clock.advance(0.001)
+        dispatcher = Dispatcher(rt)
+        runner = await _started(dispatcher)
+        await fast.wait_for(2)
+        await stuck.wait_for(2)  # the first claim: two for each
+        # The fast ones' records are written on their own, not when the stuck end.
+        await eventually(
+            lambda: _delivered(rt), lambda n: n == 2, within=5, what="the fast attempts recorded"
+        )
+        stuck.release.set()
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
+
+
+async def test_records_waiting_for_the_next_claim_are_written_at_stop(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(dispatcher_module, "RECORD_WAIT", 3600.0)  # only a claim or stop
+    clock = ManualClock(start=time.time())
+    rt = await _four_slots(tmp_path, clock)
+    async with subscriber() as quick, subscriber() as stuck:
+        stuck.hold = True  # keeps two slots: no refill, so no claim, comes
+        await rt.store.create_subscription(_subscription(quick.url, clock.now()))
+        await rt.store.create_subscription(
+            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
+        )
+        for n in range(1, 7):  # in order of due time: each event's two come together
+            await _event(rt, n)
+            clock.advance(0.001)
+        dispatcher = Dispatcher(rt)
+        runner = await _started(dispatcher)
+        await quick.wait_for(2)
+        await stuck.wait_for(2)
+        await until(lambda: len(dispatcher._unwritten) == 2, within=5, what="two records held")
+        await _stopped(dispatcher, runner, grace=0.1)  # the stuck two are cut off
+        stuck.release.set()
+    assert await _delivered(rt) == 2  # the quick two, written at stop
+    await _closed(rt)
+
+
+async def test_when_subscribers_are_slow_a_freed_slot_is_refilled_while_others_still_wait(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _four_slots(tmp_path, clock)
+    async with subscriber() as quick, subscriber() as stuck:
+        quick.hold = stuck.hold = True
+        await rt.store.create_subscription(_subscription(quick.url, clock.now()))
+        await rt.store.create_subscription(
+            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
+        )
+        for n in range(1, 5):
+            await _event(rt, n)
+            clock.advance(0.001)
+        dispatcher = Dispatcher(rt)
+        runner = await _started(dispatcher)
+        await quick.wait_for(2)
+        await stuck.wait_for(2)  # every slot taken
+        clock.advance(1.0)  # the last refill is long past: refills no longer wait for more
+        quick.release.set()
+        # Two slots free, two still held: refilled now, not once a third frees.
+        await quick.wait_for(3)
+        stuck.release.set()
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
