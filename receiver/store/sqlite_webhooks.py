@@ -345,8 +345,7 @@ class WebhookOps:
         written first, in the same unit (see Dispatcher.record)."""
 
         def work(conn: sqlite3.Connection) -> list[DeliveryClaim]:
-            for record in records:
-                _record_attempt(conn, record, now)
+            _record_attempts(conn, records, now)
             taken: dict[str, int] = dict(busy)
             subs: dict[str, Subscription | None] = {}
             claims: list[DeliveryClaim] = []
@@ -381,8 +380,7 @@ class WebhookOps:
         previous ones were being written (see Dispatcher.record)."""
 
         def work(conn: sqlite3.Connection) -> None:
-            for record in attempts:
-                _record_attempt(conn, record, now)
+            _record_attempts(conn, attempts, now)
 
         await self.db.write(work)
 
@@ -460,7 +458,22 @@ class WebhookOps:
 _SETTLED_AS = {Next.DELIVERED: "delivered", Next.RETRY: "pending", Next.DEAD: "dead"}
 
 
-def _record_attempt(conn: sqlite3.Connection, record: AttemptRecord, now: float) -> None:
+def _record_attempts(
+    conn: sqlite3.Connection, records: Sequence[AttemptRecord], now: float
+) -> None:
+    """Each attempt with its delivery's new state; then each subscription's health once,
+    as its last attempt here left it (each attempt's `failing_since` replaces the one
+    before, so only the last counts: one statement per subscription, not per attempt)."""
+    failing: dict[str, float | None] = {}
+    for record in records:
+        if _record_attempt(conn, record, now):
+            failing[record.claim.subscription.id] = record.decision.failing_since
+    for sub_id, since in failing.items():
+        conn.execute(Q["subscription_failing"], (since, sub_id))
+
+
+def _record_attempt(conn: sqlite3.Connection, record: AttemptRecord, now: float) -> bool:
+    """Write one attempt; False when its delivery had been settled meanwhile."""
     claim, attempt, decision = record.claim, record.attempt, record.decision
     sub_id = claim.subscription.id
     changed = conn.execute(
@@ -475,7 +488,7 @@ def _record_attempt(conn: sqlite3.Connection, record: AttemptRecord, now: float)
         ),
     ).rowcount
     if changed != 1:
-        return  # cancelled or settled meanwhile (a removed subscription, a lost lease)
+        return False  # cancelled or settled meanwhile (a removed subscription, a lost lease)
     conn.execute(
         Q["attempt_insert"],
         (
@@ -487,9 +500,9 @@ def _record_attempt(conn: sqlite3.Connection, record: AttemptRecord, now: float)
             attempt.error,
         ),
     )
-    conn.execute(Q["subscription_failing"], (decision.failing_since, sub_id))
     if decision.disable_reason is not None:
         conn.execute(Q["subscription_disable"], (decision.disable_reason, now, sub_id))
         end_deliveries(
             conn, sub_id, "dead", f"subscription disabled: {decision.disable_reason}", now
         )
+    return True

@@ -223,3 +223,31 @@ async def test_task_rows_are_read_by_position_in_task_columns_order(store: Sqlit
     assert got is not None and listed == [got]
     assert got.status is Status.COMPLETED and got.result_urls == ("https://x/1",)
     assert got.spec == task(1).spec and got.provider_task_id == "up" and got.event_seq == 1
+
+
+@pytest.mark.parametrize(
+    ("decisions", "left"),
+    [
+        # failed, then succeeded: healthy again
+        ([Decision(Next.RETRY, T0 + 60, failing_since=T0 + 1), Decision(Next.DELIVERED)], None),
+        # succeeded, then failed: failing since that failure
+        ([Decision(Next.DELIVERED), Decision(Next.RETRY, T0 + 60, failing_since=T0 + 2)], T0 + 2),
+    ],
+)
+async def test_a_subscriptions_health_is_what_its_last_attempt_in_a_write_left(
+    store: SqliteStore, decisions: list[Decision], left: float | None
+) -> None:
+    # Written once per subscription and write, after its attempts: the last one counts.
+    events = Events(store)
+    await store.create_subscription(subscription("a"))
+    await events.who_gets_the_next()
+    await events.who_gets_the_next()
+    claims = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    assert len(claims) == 2
+    records = [
+        AttemptRecord(claim, Attempt(T0 + 10, 5.0, 204, None, None), decision)
+        for claim, decision in zip(claims, decisions, strict=True)
+    ]
+    await store.record_attempts(records, T0 + 10)
+    sub = await store.get_subscription("sub_a")
+    assert sub is not None and sub.failing_since == left
