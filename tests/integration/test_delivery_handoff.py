@@ -8,12 +8,14 @@ lease to run out).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from store_fixtures import subscription
-from support import eventually, subscriber, until
+from support import Subscriber, eventually, subscriber, until
 
 from receiver.clock import ManualClock
 from receiver.core.model import Report, Status, TaskSpec
@@ -282,82 +284,67 @@ async def _delivered(rt: Runtime) -> int:
     return len(done)
 
 
-async def _four_slots(tmp_path: Path, clock: ManualClock) -> Runtime:
-    """Four delivery slots: with twelve deliveries owed in the outbox (written while no
-    dispatcher ran) each claim fills every slot, so records wait to ride on the next."""
-    return await _runtime(
+@contextlib.asynccontextmanager
+async def _quick_and_stuck(
+    tmp_path: Path, events: int, *, hold_quick: bool = False
+) -> AsyncIterator[tuple[Runtime, ManualClock, Subscriber, Subscriber]]:
+    """Four delivery slots and two subscribers, `stuck` holding its requests (and `quick`
+    too, if asked) until released; `events` events owed in the outbox (written while no
+    dispatcher ran), due in order, each event's two deliveries together. The first
+    claim fills every slot: two deliveries to each subscriber."""
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(
         tmp_path, clock, RECEIVER_DELIVERY_CONCURRENCY="4", RECEIVER_SUBSCRIPTION_CONCURRENCY="4"
     )
+    async with subscriber() as quick, subscriber() as stuck:
+        quick.hold, stuck.hold = hold_quick, True
+        await rt.store.create_subscription(_subscription(quick.url, clock.now()))
+        await rt.store.create_subscription(
+            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
+        )
+        for n in range(1, events + 1):
+            await _event(rt, n)
+            clock.advance(0.001)
+        yield rt, clock, quick, stuck
+        stuck.release.set()
+    await _closed(rt)
 
 
 async def test_records_waiting_for_the_next_claim_are_written_when_none_comes(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(dispatcher_module, "RECORD_WAIT", 0.05)
-    clock = ManualClock(start=time.time())
-    rt = await _four_slots(tmp_path, clock)
-    async with subscriber() as fast, subscriber() as stuck:
-        stuck.hold = True  # its attempts keep their slots: no refill, so no claim, comes
-        await rt.store.create_subscription(_subscription(fast.url, clock.now()))
-        await rt.store.create_subscription(
-            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
-        )
-        for n in range(1, 7):  # in order of due time: each event's two come together
-            await _event(rt, n)
-            clock.advance(0.001)
+    async with _quick_and_stuck(tmp_path, 6) as (rt, _clock, quick, stuck):
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
-        await fast.wait_for(2)
-        await stuck.wait_for(2)  # the first claim: two for each
-        # The fast ones' records are written on their own, not when the stuck end.
+        await quick.wait_for(2)
+        await stuck.wait_for(2)  # its attempts keep their slots: no refill, so no claim
+        # The quick ones' records are written on their own, not when the stuck end.
         await eventually(
-            lambda: _delivered(rt), lambda n: n == 2, within=5, what="the fast attempts recorded"
+            lambda: _delivered(rt), lambda n: n == 2, within=5, what="the quick attempts recorded"
         )
         stuck.release.set()
         await _stopped(dispatcher, runner, grace=1)
-    await _closed(rt)
 
 
 async def test_records_waiting_for_the_next_claim_are_written_at_stop(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(dispatcher_module, "RECORD_WAIT", 3600.0)  # only a claim or stop
-    clock = ManualClock(start=time.time())
-    rt = await _four_slots(tmp_path, clock)
-    async with subscriber() as quick, subscriber() as stuck:
-        stuck.hold = True  # keeps two slots: no refill, so no claim, comes
-        await rt.store.create_subscription(_subscription(quick.url, clock.now()))
-        await rt.store.create_subscription(
-            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
-        )
-        for n in range(1, 7):  # in order of due time: each event's two come together
-            await _event(rt, n)
-            clock.advance(0.001)
+    async with _quick_and_stuck(tmp_path, 6) as (rt, _clock, quick, stuck):
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
         await quick.wait_for(2)
-        await stuck.wait_for(2)
+        await stuck.wait_for(2)  # its attempts keep their slots: no refill, so no claim
         await until(lambda: len(dispatcher._unwritten) == 2, within=5, what="two records held")
         await _stopped(dispatcher, runner, grace=0.1)  # the stuck two are cut off
-        stuck.release.set()
-    assert await _delivered(rt) == 2  # the quick two, written at stop
-    await _closed(rt)
+        assert await _delivered(rt) == 2  # the quick two, written at stop
 
 
 async def test_when_subscribers_are_slow_a_freed_slot_is_refilled_while_others_still_wait(
     tmp_path: Path,
 ) -> None:
-    clock = ManualClock(start=time.time())
-    rt = await _four_slots(tmp_path, clock)
-    async with subscriber() as quick, subscriber() as stuck:
-        quick.hold = stuck.hold = True
-        await rt.store.create_subscription(_subscription(quick.url, clock.now()))
-        await rt.store.create_subscription(
-            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
-        )
-        for n in range(1, 5):
-            await _event(rt, n)
-            clock.advance(0.001)
+    async with _quick_and_stuck(tmp_path, 4, hold_quick=True) as (rt, clock, quick, stuck):
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
         await quick.wait_for(2)
@@ -368,4 +355,3 @@ async def test_when_subscribers_are_slow_a_freed_slot_is_refilled_while_others_s
         await quick.wait_for(3)
         stuck.release.set()
         await _stopped(dispatcher, runner, grace=1)
-    await _closed(rt)
