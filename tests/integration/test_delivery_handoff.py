@@ -30,7 +30,13 @@ from receiver.workers import dispatcher as dispatcher_module
 from receiver.workers.dispatcher import Dispatcher
 
 
-async def _runtime(tmp_path: Path, clock: ManualClock, **env: str) -> Runtime:
+async def _runtime(
+    tmp_path: Path, clock: ManualClock, *, slots: int | None = None, **env: str
+) -> Runtime:
+    """The service's runtime on a fresh file; `slots`: delivery slots in all and per
+    subscription alike."""
+    if slots is not None:
+        env["RECEIVER_DELIVERY_CONCURRENCY"] = env["RECEIVER_SUBSCRIPTION_CONCURRENCY"] = str(slots)
     settings = Settings.from_env(
         {
             "RECEIVER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
@@ -74,12 +80,7 @@ async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_pat
 
 async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_path: Path) -> None:
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path,
-        clock,
-        RECEIVER_DELIVERY_CONCURRENCY="1",
-        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
-    )
+    rt = await _runtime(tmp_path, clock, slots=1)
     async with subscriber() as endpoint:
         endpoint.hold = True  # its one slot stays taken until released
         await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
@@ -108,12 +109,7 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
     tmp_path: Path,
 ) -> None:
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path,
-        clock,
-        RECEIVER_DELIVERY_CONCURRENCY="1",
-        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
-    )
+    rt = await _runtime(tmp_path, clock, slots=1)
     async with subscriber() as endpoint:
         await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
         for n in range(1, 4):  # written while no dispatcher runs: owed in the outbox
@@ -162,12 +158,7 @@ async def test_a_slot_is_free_once_the_subscriber_answered_before_the_attempt_is
     tmp_path: Path,
 ) -> None:
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path,
-        clock,
-        RECEIVER_DELIVERY_CONCURRENCY="1",
-        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
-    )
+    rt = await _runtime(tmp_path, clock, slots=1)
     store = rt.store
     write_attempts = store.record_attempts
     writes_may_go = asyncio.Event()
@@ -293,9 +284,7 @@ async def _quick_and_stuck(
     dispatcher ran), due in order, each event's two deliveries together. The first
     claim fills every slot: two deliveries to each subscriber."""
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path, clock, RECEIVER_DELIVERY_CONCURRENCY="4", RECEIVER_SUBSCRIPTION_CONCURRENCY="4"
-    )
+    rt = await _runtime(tmp_path, clock, slots=4)
     async with subscriber() as quick, subscriber() as stuck:
         quick.hold, stuck.hold = hold_quick, True
         await rt.store.create_subscription(_subscription(quick.url, clock.now()))
