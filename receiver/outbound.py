@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import httpx
+import msgspec
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -36,8 +37,7 @@ class NoAnswer(OutboundError):
     """The request may have been received, but no (complete) answer came back."""
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(msgspec.Struct, frozen=True):
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes  # all of it, or the first `keep` bytes when a cap was asked for

@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from receiver.core.times import to_rfc3339
 
@@ -29,15 +30,13 @@ class Next(StrEnum):
     DEAD = "dead"
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
+class AttemptResult(msgspec.Struct, frozen=True):
     status_code: int | None  # None when no HTTP answer came (timeout, refused, blocked)
     error: str | None = None
     retry_after: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     next: Next
     next_attempt_at: float | None = None
     # Set when the subscription must be disabled; the reason is shown in the API.

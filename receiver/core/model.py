@@ -1,6 +1,9 @@
 """The domain's plain values: what a task asks for, what a provider reports.
 
-Pure: no I/O, no clock, no third-party imports.
+Pure: no I/O, no clock. The records every callback and poll builds are
+frozen `msgspec.Struct`s rather than frozen dataclasses: a frozen dataclass
+sets each field through `object.__setattr__` (a 13-field one costs 1.7 us to
+make, a Struct 0.1 us), and the store builds several per callback (B2).
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 
 class Status(StrEnum):
@@ -45,8 +50,7 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
+class TaskSpec(msgspec.Struct, frozen=True):
     """What the user asked for, in our own vocabulary (before any provider mapping)."""
 
     prompt: str
@@ -65,8 +69,7 @@ class FieldError:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class TaskError:
+class TaskError(msgspec.Struct, frozen=True):
     code: str
     message: str
 

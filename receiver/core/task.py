@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from receiver.core.model import Status, TaskError, TaskSpec
 from receiver.core.times import to_rfc3339
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
+class Task(msgspec.Struct, frozen=True):
+    """A task as stored (a frozen Struct: see receiver.core.model)."""
+
     id: str
     provider: str
     status: Status

@@ -7,9 +7,10 @@ without touching the HTTP layer or the workers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
+
+import msgspec
 
 from receiver.core.model import Report
 from receiver.core.reconcile import Verdict
@@ -42,16 +43,14 @@ class _Keep(Enum):
 KEEP = _Keep.KEEP
 
 
-@dataclass(frozen=True, slots=True)
-class NewTask:
+class NewTask(msgspec.Struct, frozen=True):
     task: Task
     deadline_at: float
     idempotency_key: str | None = None
     request_hash: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(msgspec.Struct, frozen=True):
     """A task handed to a worker, with what the worker needs to decide."""
 
     task: Task
@@ -64,8 +63,7 @@ class Claim:
     due_at: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class InboxEntry:
+class InboxEntry(msgspec.Struct, frozen=True):
     """An upstream callback as received, kept so it can be inspected and replayed."""
 
     id: str
@@ -85,8 +83,7 @@ class Handoff(Protocol):
     def take(self, claims: Sequence[DeliveryClaim]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
+class Applied(msgspec.Struct, frozen=True):
     task: Task
     verdict: Verdict
     event_ids: tuple[str, ...]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from receiver.core.delivery import Decision
@@ -15,8 +15,7 @@ def _time(value: float | None) -> str | None:
     return to_rfc3339(value) if value is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
+class Subscription(msgspec.Struct, frozen=True):
     id: str
     url: str
     event_types: tuple[str, ...] | None  # None: every type
@@ -55,8 +54,7 @@ class Subscription:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     id: str
     task_id: str
     type: str
@@ -69,8 +67,7 @@ class Event:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(msgspec.Struct, frozen=True):
     attempted_at: float
     duration_ms: float
     status_code: int | None
@@ -87,8 +84,7 @@ class Attempt:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(msgspec.Struct, frozen=True):
     id: str
     event_id: str
     subscription_id: str
@@ -120,8 +116,7 @@ class Delivery:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryClaim:
+class DeliveryClaim(msgspec.Struct, frozen=True):
     delivery_id: str
     event_id: str
     attempt: int  # the number of the attempt about to be made, from 1
@@ -130,8 +125,7 @@ class DeliveryClaim:
     enqueued_at: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class AttemptRecord(msgspec.Struct, frozen=True):
     """One attempt made on a claimed delivery, and what `decide` made of it."""
 
     claim: DeliveryClaim
@@ -139,8 +133,7 @@ class AttemptRecord:
     decision: Decision
 
 
-@dataclass(frozen=True, slots=True)
-class StoredCallback:
+class StoredCallback(msgspec.Struct, frozen=True):
     id: str
     provider: str
     task_id: str

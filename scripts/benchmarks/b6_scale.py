@@ -31,11 +31,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from msgspec.structs import replace
 
 from benchmarks.common import Options, Result, event_loop_runner, median_of, repeat
 from receiver.core.events import event_body

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from receiver.core.model import Report, Status, TaskError, TaskSpec
 from receiver.core.reconcile import Verdict, failure, reconcile
