@@ -83,6 +83,10 @@ class Report:
 
     `status` is None when the provider said something we cannot map (apimall's
     `unknown`): it is recorded but moves nothing.
+
+    A dataclass, not a Struct like the records around it: `raw` is left out of
+    equality, which a Struct cannot do for one field (one is made per callback
+    or poll, on the event loop, not in the store's transaction).
     """
 
     status: Status | None
