@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from store_fixtures import subscription
 from support import Subscriber, eventually, subscriber, until
 
@@ -90,12 +91,17 @@ async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_pat
             await _event(rt, n)
         await endpoint.wait_for(1)
         assert len(dispatcher.ready) == 4
+        handed = {claim.delivery_id for _, claim in dispatcher.ready}
         await _event(rt, 6)  # no room: left in the outbox, due
         # Half a lease later the four waiting are given back to the outbox too.
         clock.advance(dispatcher.lease / 2 + 1)
-        await until(lambda: not dispatcher.ready, within=5, what="the stale hand-offs released")
-        await _event(rt, 7)  # room again, but deliveries are due in the outbox
-        assert not dispatcher.ready
+        await until(
+            lambda: not handed & {claim.delivery_id for _, claim in dispatcher.ready},
+            within=5,
+            what="the stale hand-offs released",
+        )
+        await _event(rt, 7)  # deliveries are due in the outbox: 7 is left there too
+        assert task(7).id not in _waiting(dispatcher)
         endpoint.release.set()
         received = await endpoint.wait_for(7)
         tasks = [r.json["data"]["task"]["id"] for r in received]
@@ -119,7 +125,7 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
         runner = await _started(dispatcher)
         await endpoint.wait_for(1)  # the oldest, from the outbox; two more are owed
         await _event(rt, 4)
-        assert not dispatcher.ready  # not handed over ahead of the two
+        assert task(4).id not in _waiting(dispatcher)  # not handed over ahead of the two
         endpoint.release.set()
         received = await endpoint.wait_for(4)
         assert [r.json["data"]["task"]["id"] for r in received] == [
@@ -127,6 +133,43 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
         ]
         await _stopped(dispatcher, runner, grace=1)
     await _closed(rt)
+
+
+async def test_a_second_round_is_claimed_ahead_and_given_back_at_stop(tmp_path: Path) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(tmp_path, clock, slots=2)
+    store = rt.store
+    async with subscriber() as endpoint:
+        await store.create_subscription(_subscription(endpoint.url, clock.now()))
+        for n in range(1, 7):  # written while no dispatcher runs: owed in the outbox
+            await _event(rt, n)
+            clock.advance(0.001)
+        endpoint.hold = True  # its two slots stay taken
+        dispatcher = Dispatcher(rt)
+        runner = await _started(dispatcher)
+        await endpoint.wait_for(2)
+        # The next two are claimed already, waiting for a slot: another worker (a second
+        # replica) finds only the last two due.
+        assert _waiting(dispatcher) == [task(3).id, task(4).id]
+        others = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
+        assert [_task_of(claim) for claim in others] == [task(5).id, task(6).id]
+        await _stopped(dispatcher, runner, grace=0.1)
+        endpoint.release.set()
+    # Stopped: the two it held and never attempted are due again at once.
+    again = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
+    assert [_task_of(claim) for claim in again] == [task(3).id, task(4).id]
+    await _closed(rt)
+
+
+def _waiting(dispatcher: Dispatcher) -> list[str]:
+    """The tasks whose deliveries wait in the dispatcher for a slot (handed over, or
+    claimed ahead from the outbox)."""
+    return [_task_of(claim) for _, claim in dispatcher.ready]
+
+
+def _task_of(claim: DeliveryClaim) -> str:
+    task_id: str = orjson.loads(claim.body)["data"]["task"]["id"]
+    return task_id
 
 
 async def _started(dispatcher: Dispatcher) -> asyncio.Task[None]:
@@ -277,22 +320,36 @@ async def _delivered(rt: Runtime) -> int:
 
 @contextlib.asynccontextmanager
 async def _quick_and_stuck(
-    tmp_path: Path, events: int, *, hold_quick: bool = False
+    tmp_path: Path, quick_events: int, *, hold_quick: bool = False
 ) -> AsyncIterator[tuple[Runtime, ManualClock, Subscriber, Subscriber]]:
-    """Four delivery slots and two subscribers, `stuck` holding its requests (and `quick`
-    too, if asked) until released; `events` events owed in the outbox (written while no
-    dispatcher ran), due in order, each event's two deliveries together. The first
-    claim fills every slot: two deliveries to each subscriber."""
+    """Four delivery slots, three at most per subscription. `stuck` (task.submitted
+    events) holds its requests until released, and `quick` (task.processing) too if
+    asked. Owed in the outbox, in this order: six deliveries to stuck, then
+    `quick_events` to quick. The first claim takes all the room, two rounds of the
+    slots: stuck's six (three in flight, its cap, and three waiting) and quick's first
+    two (one in flight, one waiting). Once quick's are done, stuck holds six of the
+    eight, less room than a refill waits for right after the last one."""
     clock = ManualClock(start=time.time())
-    rt = await _runtime(tmp_path, clock, slots=4)
+    rt = await _runtime(
+        tmp_path,
+        clock,
+        RECEIVER_DELIVERY_CONCURRENCY="4",
+        RECEIVER_SUBSCRIPTION_CONCURRENCY="3",
+    )
     async with subscriber() as quick, subscriber() as stuck:
         quick.hold, stuck.hold = hold_quick, True
-        await rt.store.create_subscription(_subscription(quick.url, clock.now()))
         await rt.store.create_subscription(
-            subscription("stuck", url=stuck.url, secret=new_secret(32), now=clock.now())
+            subscription("quick", ("task.processing",), url=quick.url, secret=new_secret(32))
         )
-        for n in range(1, events + 1):
+        await rt.store.create_subscription(
+            subscription("stuck", ("task.submitted",), url=stuck.url, secret=new_secret(32))
+        )
+        for n in range(1, 7):
             await _event(rt, n)
+            clock.advance(0.001)
+        for n in range(1, quick_events + 1):
+            report = Report(Status.PROCESSING, f"up-{n}")
+            await rt.apply_report(task(n).id, report, clock.now())
             clock.advance(0.001)
         yield rt, clock, quick, stuck
         stuck.release.set()
@@ -303,11 +360,11 @@ async def test_records_waiting_for_the_next_claim_are_written_when_none_comes(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(dispatcher_module, "RECORD_WAIT", 0.05)
-    async with _quick_and_stuck(tmp_path, 6) as (rt, _clock, quick, stuck):
+    async with _quick_and_stuck(tmp_path, 2) as (rt, _clock, quick, stuck):
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
         await quick.wait_for(2)
-        await stuck.wait_for(2)  # its attempts keep their slots: no refill, so no claim
+        await stuck.wait_for(3)  # it keeps six of the room: no refill, so no claim
         # The quick ones' records are written on their own, not when the stuck end.
         await eventually(
             lambda: _delivered(rt), lambda n: n == 2, within=5, what="the quick attempts recorded"
@@ -320,27 +377,28 @@ async def test_records_waiting_for_the_next_claim_are_written_at_stop(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(dispatcher_module, "RECORD_WAIT", 3600.0)  # only a claim or stop
-    async with _quick_and_stuck(tmp_path, 6) as (rt, _clock, quick, stuck):
+    async with _quick_and_stuck(tmp_path, 2) as (rt, _clock, quick, stuck):
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
         await quick.wait_for(2)
-        await stuck.wait_for(2)  # its attempts keep their slots: no refill, so no claim
+        await stuck.wait_for(3)  # it keeps six of the room: no refill, so no claim
         await until(lambda: len(dispatcher._unwritten) == 2, within=5, what="two records held")
-        await _stopped(dispatcher, runner, grace=0.1)  # the stuck two are cut off
+        await _stopped(dispatcher, runner, grace=0.1)  # the stuck ones are cut off
         assert await _delivered(rt) == 2  # the quick two, written at stop
 
 
-async def test_when_subscribers_are_slow_a_freed_slot_is_refilled_while_others_still_wait(
+async def test_when_subscribers_are_slow_freed_room_is_refilled_while_others_still_wait(
     tmp_path: Path,
 ) -> None:
-    async with _quick_and_stuck(tmp_path, 4, hold_quick=True) as (rt, clock, quick, stuck):
+    async with _quick_and_stuck(tmp_path, 3, hold_quick=True) as (rt, clock, quick, stuck):
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
-        await quick.wait_for(2)
-        await stuck.wait_for(2)  # every slot taken
+        await quick.wait_for(1)
+        await stuck.wait_for(3)  # every slot taken, and all the room
         clock.advance(1.0)  # the last refill is long past: refills no longer wait for more
         quick.release.set()
-        # Two slots free, two still held: refilled now, not once a third frees.
+        # Quick's two done, stuck still holds six of eight: the room freed is refilled
+        # now (with quick's third), not once three quarters of it is free.
         await quick.wait_for(3)
         stuck.release.set()
         await _stopped(dispatcher, runner, grace=1)
