@@ -319,7 +319,8 @@ class Dispatcher:
     def _start_next(self) -> None:
         """A worker whose attempt ended starts the next waiting delivery in its slot:
         the first in `ready` when it is fresh and its subscription under its cap, else
-        as `_start_ready` finds them."""
+        as `_start_ready` finds them (calling it every time: B3 driver 6,932 -> 6,790/s
+        over 4 pairs, its lists and release call per delivery)."""
         handed_at, claim = self.ready[0]
         now = self.rt.clock.now()
         if (
