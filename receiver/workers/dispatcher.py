@@ -63,6 +63,7 @@ IDLE_TICK = 30.0
 READY_PER_SLOT = 4  # handed-off deliveries kept waiting, per delivery slot
 REFILL_GAP = 0.010  # refills closer than this wait for more free slots (see _refill_size)
 RECORD_WAIT = 0.02  # the longest an attempt's record waits to ride on the next claim
+ROUNDS = 2  # rounds of the slots a dispatcher holds: one in flight, one claimed ahead
 
 
 class Dispatcher:
@@ -149,7 +150,7 @@ class Dispatcher:
                     room,
                     self.lease,
                     self._held(),
-                    2 * settings.subscription_concurrency,
+                    ROUNDS * settings.subscription_concurrency,
                     records,
                 )
             except Exception:
@@ -215,8 +216,8 @@ class Dispatcher:
         while self.ready and now - self.ready[0][0] > self.lease / 2:
             stale.append(self.ready.popleft()[1].delivery_id)
         kept: list[tuple[float, DeliveryClaim]] = []
-        # `ready` is in the order it was filled, so the stale ones are at its front. Skipping past
-        # capped subscriptions, look no further than a round of slots.
+        # `ready` is in the order it was filled, so the stale ones are at its front.
+        # Skipping past capped subscriptions, look no further than a round of slots.
         while self.ready and started < free and len(kept) < settings.delivery_concurrency:
             handed_at, claim = self.ready.popleft()
             if self.busy.get(claim.subscription.id, 0) >= cap:
@@ -245,7 +246,7 @@ class Dispatcher:
         """How many more deliveries may be claimed: up to two rounds of the slots, one in
         flight and one waiting in `ready` (hand-offs count; past READY_PER_SLOT rounds of
         them this is negative, and nothing is claimed)."""
-        return 2 * self.rt.settings.delivery_concurrency - self.inflight - len(self.ready)
+        return ROUNDS * self.rt.settings.delivery_concurrency - self.inflight - len(self.ready)
 
     def _held(self) -> dict[str, int]:
         """Deliveries held per subscription: in flight, and waiting in `ready`."""
@@ -395,7 +396,7 @@ class Dispatcher:
         self._unwritten.append(record)
         if self._writer is not None:
             return  # it writes what is queued when its current write ends
-        held = 2 * self.rt.settings.delivery_concurrency
+        held = ROUNDS * self.rt.settings.delivery_concurrency
         if self._look_at == -math.inf and len(self._unwritten) < held:
             if self._flush_timer is None:
                 self._flush_timer = asyncio.get_running_loop().call_later(RECORD_WAIT, self._flush)
