@@ -60,9 +60,7 @@ class Runtime:
             task_id, report, now, poll_at=poll_at, settles_submit=settles_submit, inbox=inbox
         )
         if applied is not None and applied.event_ids:
-            self.metrics.count(
-                self.metrics.transitions, applied.task.provider, applied.task.status.value
-            )
+            self.metrics.transitions.inc(applied.task.provider, applied.task.status.value)
             self.deliveries_wake.set()
         return applied
 

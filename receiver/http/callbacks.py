@@ -60,7 +60,7 @@ async def ingest(
         raise
     finally:
         label = provider if provider in rt.adapters else "unknown"
-        rt.metrics.count(rt.metrics.callbacks, label, outcome)
+        rt.metrics.callbacks.inc(label, outcome)
     return 200, answer
 
 

@@ -58,7 +58,7 @@ class Observe:
             endpoint = scope.get("endpoint")
             route = self.templates.get(endpoint, "unmatched") if callable(endpoint) else "unmatched"
             method = scope["method"]
-            self.metrics.count(self.metrics.requests, method, route, str(status))
+            self.metrics.requests.inc(method, route, str(status))
             # Successes at DEBUG (they are counted in the metrics), refusals at INFO,
             # failures at WARNING: one line per request would cost a busy ingest dearly.
             level = (

@@ -375,7 +375,7 @@ class Dispatcher:
         )
         attempt = Attempt(started_at, duration_ms, result.status_code, kept, result.error)
         self.record(AttemptRecord(claim, attempt, decision))
-        rt.metrics.count(rt.metrics.deliveries, decision.next.value)
+        rt.metrics.deliveries.inc(decision.next.value)
         rt.metrics.delivery_latency.observe(duration_ms / 1000)
         if decision.next is Next.DELIVERED:
             rt.metrics.delivery_lag.observe(max(0.0, now - claim.enqueued_at))

@@ -56,7 +56,7 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
     try:
         provider_task_id = adapter.parse_create(await rt.send(task.provider, request))
     except TransientError as exc:
-        rt.metrics.count(rt.metrics.creates, task.provider, "transient")
+        rt.metrics.creates.inc(task.provider, "transient")
         now = rt.clock.now()
         if exc.outcome_unknown and not adapter.idempotent_create:
             if task.callback_mode:
@@ -74,12 +74,12 @@ async def submit_once(rt: Runtime, claim: Claim) -> None:
         await rt.store.retry_submit(task.id, now + delay, inflight=False, error=str(exc))
         return
     except PermanentError as exc:
-        rt.metrics.count(rt.metrics.creates, task.provider, "permanent")
+        rt.metrics.creates.inc(task.provider, "permanent")
         await rt.apply_report(
             task.id, failure(exc.code, exc.message), rt.clock.now(), settles_submit=True
         )
         return
-    rt.metrics.count(rt.metrics.creates, task.provider, "ok")
+    rt.metrics.creates.inc(task.provider, "ok")
 
     now = rt.clock.now()
     if task.callback_mode:
@@ -119,7 +119,7 @@ async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
     try:
         report = await query_status(rt, task.provider, task.provider_task_id)
     except TransientError as exc:
-        rt.metrics.count(rt.metrics.polls, task.provider, "transient")
+        rt.metrics.polls.inc(task.provider, "transient")
         now = rt.clock.now()
         at = rt.polling.next_at(
             task.provider,
@@ -133,10 +133,10 @@ async def poll_once(rt: Runtime, claim: Claim) -> Applied | None:
         await rt.store.reschedule_poll(task.id, at, str(exc))
         return None
     except PermanentError as exc:
-        rt.metrics.count(rt.metrics.polls, task.provider, "permanent")
+        rt.metrics.polls.inc(task.provider, "permanent")
         rt.polling.forget(task.id)
         return await rt.apply_report(task.id, failure(exc.code, exc.message), rt.clock.now())
-    rt.metrics.count(rt.metrics.polls, task.provider, "ok")
+    rt.metrics.polls.inc(task.provider, "ok")
     now = rt.clock.now()
     at = rt.polling.next_at(
         task.provider,
