@@ -11,6 +11,7 @@ import base64
 import hmac
 import os
 from functools import lru_cache
+from typing import Protocol
 
 PREFIX = "whsec_"
 
@@ -27,12 +28,28 @@ def secret_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix(PREFIX))
 
 
+class Mac(Protocol):
+    def copy(self) -> Mac: ...
+    def update(self, msg: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def keyed_hmac(key: bytes, digest: str) -> Mac:
+    """An HMAC keyed with `key`, to be copied for each message: a fresh `hmac.digest`
+    looks the digest up by name in OpenSSL every time, which cost ~10 us per delivery in
+    the dispatcher's loop against ~2 us for a copy (B3). CPython's `hmac.HMAC` wraps
+    OpenSSL's own HMAC object (its `_hmac`, when OpenSSL has the digest): copying and
+    feeding that one directly skips the wrapper's Python methods (3.07 -> 2.39 us per
+    signature of a 1.2 KB message, timeit). Any other `hmac.HMAC` is used as it is."""
+    mac = hmac.new(key, digestmod=digest)
+    inner: Mac | None = getattr(mac, "_hmac", None)
+    return inner if inner is not None else mac
+
+
 @lru_cache(maxsize=4096)
-def _keyed(key: bytes) -> hmac.HMAC:
-    """An HMAC-SHA256 already keyed with `key`, copied for each message: a fresh
-    `hmac.digest` looks the digest up by name in OpenSSL every time, which cost
-    ~10 us per delivery in the dispatcher's loop against ~2 us for a copy (B3)."""
-    return hmac.new(key, digestmod="sha256")
+def _keyed(key: bytes) -> Mac:
+    """The keyed HMAC-SHA256 of a delivery secret, made once per secret."""
+    return keyed_hmac(key, "sha256")
 
 
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
