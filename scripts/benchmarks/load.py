@@ -66,9 +66,13 @@ def free_port() -> int:
 def server(kind: str, core: int, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     cmd = [*pin(core), sys.executable, str(SERVERS), kind, str(port)]
+    # The benchmarks' package and this checkout's `receiver`, ahead of whatever is
+    # installed: a server measures the code beside the script that started it.
+    scripts = SERVERS.parent.parent
+    path = os.pathsep.join([str(scripts), str(scripts.parent)])
     proc = subprocess.Popen(
         cmd,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(SERVERS.parent.parent)},
+        env={**os.environ, **(env or {}), "PYTHONPATH": path},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
