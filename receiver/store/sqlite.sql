@@ -166,6 +166,10 @@ UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?,
     last_status_code = ?, last_error = ?, updated_at = ?
 WHERE id = ? AND status = 'pending';
 
+-- name: delivery_recorded
+-- Whether delivery_record moved this delivery just now (see _record_attempts).
+SELECT 1 FROM deliveries WHERE id = ? AND attempts = ? AND updated_at = ?;
+
 -- name: attempt_insert
 INSERT INTO attempts (delivery_id, attempted_at, duration_ms, status_code, response_body, error)
 VALUES (?, ?, ?, ?, ?, ?);

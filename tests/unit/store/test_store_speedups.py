@@ -251,3 +251,59 @@ async def test_a_subscriptions_health_is_what_its_last_attempt_in_a_write_left(
     await store.record_attempts(records, T0 + 10)
     sub = await store.get_subscription("sub_a")
     assert sub is not None and sub.failing_since == left
+
+
+def _answered(claim: Any, code: int, decision: Decision) -> AttemptRecord:
+    return AttemptRecord(claim, Attempt(T0 + 10, 5.0, code, "", None), decision)
+
+
+async def test_attempts_written_together_skip_a_delivery_ended_meanwhile(
+    store: SqliteStore,
+) -> None:
+    """Attempts go in one statement each for all deliveries; one whose subscription was
+    removed while its attempt was out keeps its ending, and gets no attempt row."""
+    events = Events(store)
+    await store.create_subscription(subscription("kept"))
+    await store.create_subscription(subscription("gone"))
+    assert await events.who_gets_the_next() == {"sub_kept", "sub_gone"}
+    claims = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    assert await store.delete_subscription("sub_gone", T0 + 11)
+    await store.record_attempts(
+        [_answered(c, 204, Decision(Next.DELIVERED)) for c in claims], T0 + 12
+    )
+    by_sub = {c.subscription.id: c.delivery_id for c in claims}
+    kept = await store.get_delivery(by_sub["sub_kept"])
+    gone = await store.get_delivery(by_sub["sub_gone"])
+    assert kept is not None and gone is not None
+    assert (kept[0].status, kept[0].attempts, [a.status_code for a in kept[1]]) == (
+        "delivered",
+        1,
+        [204],
+    )
+    assert (gone[0].status, gone[0].attempts, gone[1]) == ("cancelled", 0, [])
+
+
+async def test_an_attempt_beside_one_that_disables_its_subscription_is_logged(
+    store: SqliteStore,
+) -> None:
+    """Two attempts to one subscription, written together: the first disables it. Both
+    were made, so both are logged; the second's delivery, a retry, is then ended with
+    the subscription."""
+    events = Events(store)
+    await store.create_subscription(subscription("a"))
+    await events.who_gets_the_next()
+    await events.who_gets_the_next()
+    first, second = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    await store.record_attempts(
+        [
+            _answered(first, 500, Decision(Next.DEAD, disable_reason="failing", failing_since=T0)),
+            _answered(second, 503, Decision(Next.RETRY, next_attempt_at=T0 + 60)),
+        ],
+        T0 + 12,
+    )
+    for claim, code in ((first, 500), (second, 503)):
+        found = await store.get_delivery(claim.delivery_id)
+        assert found is not None
+        assert (found[0].status, [a.status_code for a in found[1]]) == ("dead", [code])
+    sub = await store.get_subscription("sub_a")
+    assert sub is not None and not sub.enabled and sub.disabled_reason == "failing"
