@@ -19,7 +19,7 @@ from receiver.core.model import Report, Status, TaskSpec
 from receiver.core.task import Task
 from receiver.store.base import NewTask
 from receiver.store.queries import load
-from receiver.store.records import Attempt, AttemptRecord
+from receiver.store.records import Attempt, AttemptRecord, DeliveryClaim
 from receiver.store.sqlite_store import TASK_COLUMNS, SqliteStore
 
 T0 = 1_800_000_000.0
@@ -253,7 +253,7 @@ async def test_a_subscriptions_health_is_what_its_last_attempt_in_a_write_left(
     assert sub is not None and sub.failing_since == left
 
 
-def _answered(claim: Any, code: int, decision: Decision) -> AttemptRecord:
+def _answered(claim: DeliveryClaim, code: int, decision: Decision) -> AttemptRecord:
     return AttemptRecord(claim, Attempt(T0 + 10, 5.0, code, "", None), decision)
 
 
