@@ -19,6 +19,7 @@ from receiver.errors import ReceiverError
 from receiver.store.records import (
     Attempt,
     AttemptRecord,
+    Claimed,
     Delivery,
     DeliveryClaim,
     Event,
@@ -205,9 +206,10 @@ class WebhookStore(Protocol):
         busy: Mapping[str, int],
         per_subscription: int,
         records: Sequence[AttemptRecord] = (),
-    ) -> list[DeliveryClaim]:
-        """Due deliveries, leased; `records` (attempts made) are written first, in the
-        same transaction."""
+    ) -> Claimed:
+        """Due deliveries, leased, at most `per_subscription` held (counting `busy`) for
+        any one subscription; `records` (attempts made) are written first, in the same
+        transaction."""
         ...
 
     async def record_attempts(self, attempts: Sequence[AttemptRecord], now: float) -> None:

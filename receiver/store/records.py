@@ -125,6 +125,15 @@ class DeliveryClaim(msgspec.Struct, frozen=True):
     enqueued_at: float = 0.0
 
 
+class Claimed(msgspec.Struct, frozen=True):
+    """What a claim took from the outbox: `deliveries`, in the order they were due, and
+    the subscriptions it passed over due ones of for their cap (`capped`): the outbox
+    still owes those, however few the claim took."""
+
+    deliveries: list[DeliveryClaim]
+    capped: frozenset[str]
+
+
 class AttemptRecord(msgspec.Struct, frozen=True):
     """One attempt made on a claimed delivery, and what `decide` made of it."""
 

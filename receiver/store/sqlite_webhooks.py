@@ -15,6 +15,7 @@ from receiver.store.queries import load
 from receiver.store.records import (
     Attempt,
     AttemptRecord,
+    Claimed,
     Delivery,
     DeliveryClaim,
     Event,
@@ -339,21 +340,23 @@ class WebhookOps:
         busy: Mapping[str, int],
         per_subscription: int,
         records: Sequence[AttemptRecord] = (),
-    ) -> list[DeliveryClaim]:
+    ) -> Claimed:
         """Due deliveries, at most `per_subscription` in flight for any one subscription
         (counting `busy`), so one slow endpoint cannot take every slot. `records` are
         written first, in the same unit (see Dispatcher.record)."""
 
-        def work(conn: sqlite3.Connection) -> list[DeliveryClaim]:
+        def work(conn: sqlite3.Connection) -> Claimed:
             _record_attempts(conn, records, now)
             taken: dict[str, int] = dict(busy)
             subs: dict[str, Subscription | None] = {}
             claims: list[DeliveryClaim] = []
+            capped: set[str] = set()
             # Read lazily and stop at `limit`: rows past it (skipped ones are looked at
             # up to 4 times as many) would each carry an event body for nothing.
             rows = conn.execute(Q["delivery_due"], (now, limit * 4))
             for delivery_id, event_id, attempts, enqueued_at, sub_id, body in rows:
                 if taken.get(sub_id, 0) >= per_subscription:
+                    capped.add(sub_id)
                     continue
                 if sub_id not in subs:
                     row = conn.execute(Q["subscription_get"], (sub_id,)).fetchone()
@@ -370,7 +373,7 @@ class WebhookOps:
             rows.close()
             until = now + lease
             conn.executemany(Q["delivery_claim"], [(until, c.delivery_id) for c in claims])
-            return claims
+            return Claimed(claims, frozenset(capped))
 
         return await self.db.write(work)
 

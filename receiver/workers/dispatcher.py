@@ -21,11 +21,15 @@ go back to the outbox (due now), so no lease runs out on a delivery we hold.
 While READY_PER_SLOT per slot wait already, new deliveries are not claimed at
 birth but left due in the outbox, so memory stays bounded when deliveries are
 slower than events; and once one is left there, every new one is, until the
-outbox has nothing due: under overload deliveries go out in order through the
-outbox, as without hand-off.
+outbox has nothing due (a claim that passed over due ones for their
+subscription's cap leaves them owed, see `Claimed`): under overload deliveries
+go out in order through the outbox, as without hand-off. That path costs more
+per delivery (a claim of its own), so hand-offs are declined only past a real
+backlog: 16 per slot, 1,024 by default, about half a second of B5's rate (at 4
+per slot a start-up hiccup of ~0.2 s sent B5's whole run through the outbox).
 
 Claims ahead: a refill claims up to a second round of deliveries beyond the
-slots (and per subscription, up to its cap waiting beside its cap in flight),
+slots (and per subscription, up to two rounds of its cap waiting in `ready`),
 which wait in `ready` like hand-offs; a worker whose attempt ends starts the
 next one waiting there itself. Slots are refilled at once instead of after the
 next claim's commit: with claims only for free slots, a third of the time
@@ -60,10 +64,11 @@ log = logging.getLogger("receiver.dispatcher")
 USER_AGENT = f"receiver-webhooks/{__version__}"
 RESPONSE_KEPT = 1024
 IDLE_TICK = 30.0
-READY_PER_SLOT = 4  # handed-off deliveries kept waiting, per delivery slot
+READY_PER_SLOT = 16  # handed-off deliveries kept waiting, per delivery slot (see above)
 REFILL_GAP = 0.010  # refills closer than this wait for more free slots (see _refill_size)
 RECORD_WAIT = 0.02  # the longest an attempt's record waits to ride on the next claim
 ROUNDS = 2  # rounds of the slots a dispatcher holds: one in flight, one claimed ahead
+CAPPED_LOOK = 0.05  # the longest claims wait for a capped subscription (see _claim_later)
 
 
 class Dispatcher:
@@ -97,6 +102,8 @@ class Dispatcher:
         self._writer: asyncio.Task[None] | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._refilled_at = -math.inf  # when the outbox was last claimed from
+        # Subscriptions the last claim passed over due deliveries of, for their cap.
+        self._capped: frozenset[str] = frozenset()
 
     async def run(self) -> None:
         self.alive = True
@@ -136,6 +143,8 @@ class Dispatcher:
             # A finishing attempt wakes us; so does the end of the gap after a refill.
             gap_ends = self._refilled_at + REFILL_GAP
             return gap_ends if now < gap_ends else now + IDLE_TICK
+        if self._claim_later(now):
+            return self._refilled_at + CAPPED_LOOK
         if not self._must_look(now):
             # Hand-offs bring fresh deliveries, and the outbox owed nothing at the last
             # look: a claim and a due-time read per event cost more than the event's
@@ -145,21 +154,26 @@ class Dispatcher:
             self._refilled_at = now
             records, self._unwritten = self._unwritten, []
             try:
-                claims = await rt.store.claim_deliveries(
+                claimed = await rt.store.claim_deliveries(
                     now,
                     room,
                     self.lease,
-                    self._held(),
+                    self._waiting(),
                     ROUNDS * settings.subscription_concurrency,
                     records,
                 )
             except Exception:
                 self._unrecorded(records)
                 raise
+            claims, self._capped = claimed.deliveries, claimed.capped
             if claims:  # they wait in `ready` with the hand-offs, in order
                 self.ready.extend((now, claim) for claim in claims)
                 self._start_ready(rt.clock.now(), max(slots - self.inflight, 0))
-            if len(claims) < room:  # nothing more is due: hand-offs may resume
+            if len(claims) < room and not claimed.capped:
+                # Nothing more is due: hand-offs may resume. (Due deliveries passed over
+                # for their subscription's cap are still owed: a hand-off for that
+                # subscription would overtake them, and while hand-offs kept its cap
+                # full they would wait for the flow to stop: B5's stalls of 5-8 s.)
                 self.backlog = False
             if len(claims) == room:  # all the room taken: more may be due, and an
                 self._look_at = -math.inf  # ending attempt will wake us for them
@@ -176,6 +190,21 @@ class Dispatcher:
         # each wake, a finished job's among them.
         self._look_at = -math.inf
         return min(later, now + 1.0)
+
+    def _claim_later(self, now: float) -> bool:
+        """Whether to put off claiming because the last claim was capped: it passed over
+        due deliveries of a subscription that had its share waiting in `ready` already.
+        Claimed again at every ending attempt, they came one or two a write, too slow to
+        drain that subscription's share of the outbox under a steady flow. So while more
+        than a round of the cap waits in `ready`, the next claim waits for the ready ones
+        to start (an ending attempt wakes us, see `_free`), for at most CAPPED_LOOK (for
+        deliveries left in the outbox meanwhile for other subscriptions), unless a
+        request changed the outbox."""
+        if not self._capped or self.rt.outbox_changed:
+            return False
+        if now - self._refilled_at >= CAPPED_LOOK:
+            return False
+        return len(self.ready) > self.rt.settings.subscription_concurrency
 
     def _must_look(self, now: float) -> bool:
         """Whether this tick claims from the outbox: when deliveries may wait there
@@ -248,13 +277,15 @@ class Dispatcher:
         them this is negative, and nothing is claimed)."""
         return ROUNDS * self.rt.settings.delivery_concurrency - self.inflight - len(self.ready)
 
-    def _held(self) -> dict[str, int]:
-        """Deliveries held per subscription: in flight, and waiting in `ready`."""
-        held = dict(self.busy)
+    def _waiting(self) -> dict[str, int]:
+        """Deliveries waiting in `ready`, per subscription: a claim takes no more for a
+        subscription than makes ROUNDS rounds of its cap wait (its cap bounds the ones in
+        flight), so that a claim for a subscription at its cap brings at least a round."""
+        waiting: dict[str, int] = {}
         for _, claim in self.ready:
             sub_id = claim.subscription.id
-            held[sub_id] = held.get(sub_id, 0) + 1
-        return held
+            waiting[sub_id] = waiting.get(sub_id, 0) + 1
+        return waiting
 
     @property
     def _refill_size(self) -> int:
@@ -345,7 +376,9 @@ class Dispatcher:
         # Wake the loop only when a refill is due (see _tick): the worker itself starts
         # what waits in `ready` (_start_next). A wake per ending attempt cost a whole
         # tick each (B3).
-        if self._room >= self._refill_size:
+        if self._room >= self._refill_size and not (
+            self._capped and self._claim_later(self.rt.clock.now())
+        ):
             self.wake.set()
 
     async def attempt(

@@ -70,11 +70,11 @@ async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_pat
         await stuck.wait_for(2)
         assert len(dispatcher.ready) == 4  # handed over, waiting for a slot
         # Nothing is due in the outbox: the four are claimed for the dispatcher.
-        assert await store.claim_deliveries(clock.now(), 10, 30, {}, 10) == []
+        assert (await store.claim_deliveries(clock.now(), 10, 30, {}, 10)).deliveries == []
         await _stopped(dispatcher, runner, grace=0.1)
         stuck.release.set()
     # Stopped: the four it never attempted are due again at once, not after a lease.
-    again = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
+    again = (await store.claim_deliveries(clock.now(), 10, 30, {}, 10)).deliveries
     assert len(again) == 4
     await _closed(rt)
 
@@ -87,26 +87,28 @@ async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_pat
         await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
-        for n in range(1, 6):  # one in flight, four waiting: all the hand-offs it keeps
+        kept = dispatcher_module.READY_PER_SLOT  # the hand-offs it keeps waiting, for one slot
+        for n in range(1, kept + 2):  # one in flight, the rest waiting
             await _event(rt, n)
         await endpoint.wait_for(1)
-        assert len(dispatcher.ready) == 4
+        assert len(dispatcher.ready) == kept
         handed = {claim.delivery_id for _, claim in dispatcher.ready}
-        await _event(rt, 6)  # no room: left in the outbox, due
-        # Half a lease later the four waiting are given back to the outbox too.
+        await _event(rt, kept + 2)  # no room: left in the outbox, due
+        # Half a lease later the ones waiting are given back to the outbox too.
         clock.advance(dispatcher.lease / 2 + 1)
         await until(
             lambda: not handed & {claim.delivery_id for _, claim in dispatcher.ready},
             within=5,
             what="the stale hand-offs released",
         )
-        await _event(rt, 7)  # deliveries are due in the outbox: 7 is left there too
-        assert task(7).id not in _waiting(dispatcher)
+        last = kept + 3
+        await _event(rt, last)  # deliveries are due in the outbox: this one is left there too
+        assert task(last).id not in _waiting(dispatcher)
         endpoint.release.set()
-        received = await endpoint.wait_for(7)
+        received = await endpoint.wait_for(last)
         tasks = [r.json["data"]["task"]["id"] for r in received]
-        assert tasks[-1] == task(7).id  # the newest event went out last
-        assert sorted(tasks) == [task(n).id for n in range(1, 8)]
+        assert tasks[-1] == task(last).id  # the newest event went out last
+        assert sorted(tasks) == [task(n).id for n in range(1, last + 1)]
         await _stopped(dispatcher, runner, grace=1)
     await _closed(rt)
 
@@ -135,6 +137,37 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
     await _closed(rt)
 
 
+async def test_new_events_wait_behind_what_a_subscriptions_cap_left_in_the_outbox(
+    tmp_path: Path,
+) -> None:
+    # More slots than one subscription may hold: a claim can stop short of the room
+    # because of the subscription's cap while deliveries are still due for it.
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(
+        tmp_path,
+        clock,
+        RECEIVER_DELIVERY_CONCURRENCY="4",
+        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
+    )
+    async with subscriber() as endpoint:
+        await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
+        for n in range(1, 5):  # owed in the outbox when the dispatcher starts
+            await _event(rt, n)
+        endpoint.hold = True
+        dispatcher = Dispatcher(rt)
+        runner = await _started(dispatcher)
+        await endpoint.wait_for(1)
+        # The claim took what the cap allows (one in flight, one ahead); two are still due.
+        assert _waiting(dispatcher) == [task(2).id]
+        await _event(rt, 5)
+        assert task(5).id not in _waiting(dispatcher)  # not handed over ahead of 3 and 4
+        endpoint.release.set()
+        received = await endpoint.wait_for(5)
+        assert [r.json["data"]["task"]["id"] for r in received] == [task(n).id for n in range(1, 6)]
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
+
+
 async def test_a_second_round_is_claimed_ahead_and_given_back_at_stop(tmp_path: Path) -> None:
     clock = ManualClock(start=time.time())
     rt = await _runtime(tmp_path, clock, slots=2)
@@ -151,12 +184,12 @@ async def test_a_second_round_is_claimed_ahead_and_given_back_at_stop(tmp_path: 
         # The next two are claimed already, waiting for a slot: another worker (a second
         # replica) finds only the last two due.
         assert _waiting(dispatcher) == [task(3).id, task(4).id]
-        others = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
+        others = (await store.claim_deliveries(clock.now(), 10, 30, {}, 10)).deliveries
         assert [_task_of(claim) for claim in others] == [task(5).id, task(6).id]
         await _stopped(dispatcher, runner, grace=0.1)
         endpoint.release.set()
     # Stopped: the two it held and never attempted are due again at once.
-    again = await store.claim_deliveries(clock.now(), 10, 30, {}, 10)
+    again = (await store.claim_deliveries(clock.now(), 10, 30, {}, 10)).deliveries
     assert [_task_of(claim) for claim in again] == [task(3).id, task(4).id]
     await _closed(rt)
 

@@ -56,10 +56,10 @@ async def test_a_new_events_deliveries_are_handed_over_claimed(store: SqliteStor
     assert claim.body == (await store.get_event(event_id)).body  # type: ignore[union-attr]
     # Claimed for the lease: nothing is due in the outbox for anyone else to send.
     assert await store.next_delivery_due() == T0 + 1 + LEASE
-    assert await store.claim_deliveries(T0 + 2, 10, 30, {}, 10) == []
+    assert (await store.claim_deliveries(T0 + 2, 10, 30, {}, 10)).deliveries == []
     # Given back, it is due again, and claimed like any other.
     await store.release_deliveries([claim.delivery_id], T0 + 3)
-    [again] = await store.claim_deliveries(T0 + 3, 10, 30, {}, 10)
+    [again] = (await store.claim_deliveries(T0 + 3, 10, 30, {}, 10)).deliveries
     assert again.delivery_id == claim.delivery_id
 
 
@@ -73,7 +73,23 @@ async def test_without_a_taker_or_while_it_declines_deliveries_are_due_at_once(
     store.handoff = taker
     await _event(store, 2)
     assert taker.taken == []
-    assert len(await store.claim_deliveries(T0 + 5, 10, 30, {}, 10)) == 2
+    assert len((await store.claim_deliveries(T0 + 5, 10, 30, {}, 10)).deliveries) == 2
+
+
+async def test_a_claim_says_when_it_passed_over_due_deliveries_for_a_cap(
+    store: SqliteStore,
+) -> None:
+    await store.create_subscription(subscription("a"))
+    await store.create_subscription(subscription("b"))
+    for n in range(1, 4):  # three events, each due to both subscriptions
+        await _event(store, n)
+    # At most three each, and sub_a holds one already: two of its three, all of sub_b's.
+    claimed = await store.claim_deliveries(T0 + 5, 10, 30, {"sub_a": 1}, 3)
+    assert sorted(c.subscription.id for c in claimed.deliveries) == ["sub_a"] * 2 + ["sub_b"] * 3
+    assert claimed.capped == {"sub_a"}  # its third is still owed
+    rest = await store.claim_deliveries(T0 + 5, 10, 30, {}, 3)
+    assert [c.subscription.id for c in rest.deliveries] == ["sub_a"]
+    assert rest.capped == frozenset()
 
 
 async def test_a_caller_that_goes_away_mid_write_still_hands_over(store: SqliteStore) -> None:

@@ -87,7 +87,7 @@ async def test_the_outbox_follows_a_subscription_disabled_for_failing(store: Sql
     events = Events(store)
     await store.create_subscription(subscription("a"))
     assert await events.who_gets_the_next() == {"sub_a"}
-    claims = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    claims = (await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)).deliveries
     await store.record_attempts(
         [
             AttemptRecord(
@@ -242,7 +242,7 @@ async def test_a_subscriptions_health_is_what_its_last_attempt_in_a_write_left(
     await store.create_subscription(subscription("a"))
     await events.who_gets_the_next()
     await events.who_gets_the_next()
-    claims = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    claims = (await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)).deliveries
     assert len(claims) == 2
     records = [
         AttemptRecord(claim, Attempt(T0 + 10, 5.0, 204, None, None), decision)
@@ -266,7 +266,7 @@ async def test_attempts_written_together_skip_a_delivery_ended_meanwhile(
     await store.create_subscription(subscription("kept"))
     await store.create_subscription(subscription("gone"))
     assert await events.who_gets_the_next() == {"sub_kept", "sub_gone"}
-    claims = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    claims = (await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)).deliveries
     assert await store.delete_subscription("sub_gone", T0 + 11)
     await store.record_attempts(
         [_answered(c, 204, Decision(Next.DELIVERED)) for c in claims], T0 + 12
@@ -293,7 +293,7 @@ async def test_an_attempt_beside_one_that_disables_its_subscription_is_logged(
     await store.create_subscription(subscription("a"))
     await events.who_gets_the_next()
     await events.who_gets_the_next()
-    first, second = await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)
+    first, second = (await store.claim_deliveries(T0 + 10, 10, 30, {}, 10)).deliveries
     await store.record_attempts(
         [
             _answered(first, 500, Decision(Next.DEAD, disable_reason="failing", failing_since=T0)),
