@@ -375,7 +375,7 @@ class WebhookOps:
             conn.executemany(Q["delivery_claim"], [(until, c.delivery_id) for c in claims])
             return Claimed(claims, frozenset(capped))
 
-        return await self.db.write(work)
+        return await self.db.write(work, urgent=True)
 
     async def record_attempts(self, attempts: Sequence[AttemptRecord], now: float) -> None:
         """Attempts made, each with its delivery's new state and its subscription's health,
