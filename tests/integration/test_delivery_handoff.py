@@ -25,7 +25,7 @@ from receiver.core.task import Task
 from receiver.runtime import Runtime, build_outbound
 from receiver.settings import Settings
 from receiver.store.base import NewTask
-from receiver.store.records import DeliveryClaim, Subscription
+from receiver.store.records import Claimed, DeliveryClaim, Subscription
 from receiver.store.sqlite_store import SqliteStore
 from receiver.workers import dispatcher as dispatcher_module
 from receiver.workers.dispatcher import Dispatcher
@@ -157,13 +157,54 @@ async def test_new_events_wait_behind_what_a_subscriptions_cap_left_in_the_outbo
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
         await endpoint.wait_for(1)
-        # The claim took what the cap allows (one in flight, one ahead); two are still due.
+        # The claim took what the cap allows (ROUNDS rounds of it: one started, one
+        # waiting); two are still due.
         assert _waiting(dispatcher) == [task(2).id]
         await _event(rt, 5)
         assert task(5).id not in _waiting(dispatcher)  # not handed over ahead of 3 and 4
         endpoint.release.set()
         received = await endpoint.wait_for(5)
         assert [r.json["data"]["task"]["id"] for r in received] == [task(n).id for n in range(1, 6)]
+        await _stopped(dispatcher, runner, grace=1)
+    await _closed(rt)
+
+
+async def test_a_capped_subscriptions_backlog_is_claimed_in_rounds_and_in_order(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=time.time())
+    rt = await _runtime(
+        tmp_path,
+        clock,
+        RECEIVER_DELIVERY_CONCURRENCY="8",
+        RECEIVER_SUBSCRIPTION_CONCURRENCY="2",
+    )
+    owed = 40
+    async with subscriber() as endpoint:
+        await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
+        for n in range(1, owed + 1):  # owed in the outbox when the dispatcher starts
+            await _event(rt, n)
+        claims: list[int] = []
+        claim = rt.store.claim_deliveries
+
+        async def counted(*args: Any, **kwargs: Any) -> Claimed:
+            claimed = await claim(*args, **kwargs)
+            claims.append(len(claimed.deliveries))
+            return claimed
+
+        rt.store.claim_deliveries = counted  # type: ignore[method-assign]
+        dispatcher = Dispatcher(rt)
+        runner = await _started(dispatcher)
+        received = await endpoint.wait_for(owed)
+        assert [r.json["data"]["task"]["id"] for r in received] == [
+            task(n).id for n in range(1, owed + 1)
+        ]
+        # Each claim may leave ROUNDS rounds of the cap (4) waiting beside the two in
+        # flight, so it brings 2-4: 13 claims here (counting those in flight against
+        # the 4, as before, made claims of 2 after the first: 19).
+        taken = [n for n in claims if n]
+        assert sum(taken) == owed
+        assert len(taken) <= 16
         await _stopped(dispatcher, runner, grace=1)
     await _closed(rt)
 
