@@ -68,7 +68,6 @@ READY_PER_SLOT = 16  # handed-off deliveries kept waiting, per delivery slot (se
 REFILL_GAP = 0.010  # refills closer than this wait for more free slots (see _refill_size)
 RECORD_WAIT = 0.02  # the longest an attempt's record waits to ride on the next claim
 ROUNDS = 2  # rounds of the slots a dispatcher holds: one in flight, one claimed ahead
-CAPPED_LOOK = 0.05  # the longest claims wait for a capped subscription (see _claim_later)
 
 
 class Dispatcher:
@@ -102,8 +101,6 @@ class Dispatcher:
         self._writer: asyncio.Task[None] | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self._refilled_at = -math.inf  # when the outbox was last claimed from
-        # Subscriptions the last claim passed over due deliveries of, for their cap.
-        self._capped: frozenset[str] = frozenset()
 
     async def run(self) -> None:
         self.alive = True
@@ -143,8 +140,6 @@ class Dispatcher:
             # A finishing attempt wakes us; so does the end of the gap after a refill.
             gap_ends = self._refilled_at + REFILL_GAP
             return gap_ends if now < gap_ends else now + IDLE_TICK
-        if self._claim_later(now):
-            return self._refilled_at + CAPPED_LOOK
         if not self._must_look(now):
             # Hand-offs bring fresh deliveries, and the outbox owed nothing at the last
             # look: a claim and a due-time read per event cost more than the event's
@@ -165,7 +160,7 @@ class Dispatcher:
             except Exception:
                 self._unrecorded(records)
                 raise
-            claims, self._capped = claimed.deliveries, claimed.capped
+            claims = claimed.deliveries
             if claims:  # they wait in `ready` with the hand-offs, in order
                 self.ready.extend((now, claim) for claim in claims)
                 self._start_ready(rt.clock.now(), max(slots - self.inflight, 0))
@@ -190,21 +185,6 @@ class Dispatcher:
         # each wake, a finished job's among them.
         self._look_at = -math.inf
         return min(later, now + 1.0)
-
-    def _claim_later(self, now: float) -> bool:
-        """Whether to put off claiming because the last claim was capped: it passed over
-        due deliveries of a subscription that had its share waiting in `ready` already.
-        Claimed again at every ending attempt, they came one or two a write, too slow to
-        drain that subscription's share of the outbox under a steady flow. So while more
-        than a round of the cap waits in `ready`, the next claim waits for the ready ones
-        to start (an ending attempt wakes us, see `_free`), for at most CAPPED_LOOK (for
-        deliveries left in the outbox meanwhile for other subscriptions), unless a
-        request changed the outbox."""
-        if not self._capped or self.rt.outbox_changed:
-            return False
-        if now - self._refilled_at >= CAPPED_LOOK:
-            return False
-        return len(self.ready) > self.rt.settings.subscription_concurrency
 
     def _must_look(self, now: float) -> bool:
         """Whether this tick claims from the outbox: when deliveries may wait there
@@ -376,9 +356,7 @@ class Dispatcher:
         # Wake the loop only when a refill is due (see _tick): the worker itself starts
         # what waits in `ready` (_start_next). A wake per ending attempt cost a whole
         # tick each (B3).
-        if self._room >= self._refill_size and not (
-            self._capped and self._claim_later(self.rt.clock.now())
-        ):
+        if self._room >= self._refill_size:
             self.wake.set()
 
     async def attempt(
