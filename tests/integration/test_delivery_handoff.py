@@ -32,12 +32,19 @@ from receiver.workers.dispatcher import Dispatcher
 
 
 async def _runtime(
-    tmp_path: Path, clock: ManualClock, *, slots: int | None = None, **env: str
+    tmp_path: Path,
+    clock: ManualClock,
+    *,
+    slots: int | None = None,
+    per_subscription: int | None = None,
+    **env: str,
 ) -> Runtime:
-    """The service's runtime on a fresh file; `slots`: delivery slots in all and per
-    subscription alike."""
+    """The service's runtime on a fresh file; `slots`: delivery slots in all, and per
+    subscription too unless `per_subscription` says otherwise."""
     if slots is not None:
         env["RECEIVER_DELIVERY_CONCURRENCY"] = env["RECEIVER_SUBSCRIPTION_CONCURRENCY"] = str(slots)
+    if per_subscription is not None:
+        env["RECEIVER_SUBSCRIPTION_CONCURRENCY"] = str(per_subscription)
     settings = Settings.from_env(
         {
             "RECEIVER_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}",
@@ -58,7 +65,7 @@ async def _event(rt: Runtime, n: int) -> None:
 
 async def test_waiting_hand_offs_are_due_again_when_the_dispatcher_stops(tmp_path: Path) -> None:
     clock = ManualClock(start=time.time())
-    rt = await _runtime(tmp_path, clock, RECEIVER_SUBSCRIPTION_CONCURRENCY="2")
+    rt = await _runtime(tmp_path, clock, per_subscription=2)
     store = rt.store
     async with subscriber() as stuck:
         stuck.hold = True  # answers nothing until released: its two slots stay taken
@@ -143,12 +150,7 @@ async def test_new_events_wait_behind_what_a_subscriptions_cap_left_in_the_outbo
     # More slots than one subscription may hold: a claim can stop short of the room
     # because of the subscription's cap while deliveries are still due for it.
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path,
-        clock,
-        RECEIVER_DELIVERY_CONCURRENCY="4",
-        RECEIVER_SUBSCRIPTION_CONCURRENCY="1",
-    )
+    rt = await _runtime(tmp_path, clock, slots=4, per_subscription=1)
     async with subscriber() as endpoint:
         await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
         for n in range(1, 5):  # owed in the outbox when the dispatcher starts
@@ -173,12 +175,7 @@ async def test_a_capped_subscriptions_backlog_is_claimed_in_rounds_and_in_order(
     tmp_path: Path,
 ) -> None:
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path,
-        clock,
-        RECEIVER_DELIVERY_CONCURRENCY="8",
-        RECEIVER_SUBSCRIPTION_CONCURRENCY="2",
-    )
+    rt = await _runtime(tmp_path, clock, slots=8, per_subscription=2)
     owed = 40
     async with subscriber() as endpoint:
         await rt.store.create_subscription(_subscription(endpoint.url, clock.now()))
@@ -404,12 +401,7 @@ async def _quick_and_stuck(
     two (one in flight, one waiting). Once quick's are done, stuck holds six of the
     eight, less room than a refill waits for right after the last one."""
     clock = ManualClock(start=time.time())
-    rt = await _runtime(
-        tmp_path,
-        clock,
-        RECEIVER_DELIVERY_CONCURRENCY="4",
-        RECEIVER_SUBSCRIPTION_CONCURRENCY="3",
-    )
+    rt = await _runtime(tmp_path, clock, slots=4, per_subscription=3)
     async with subscriber() as quick, subscriber() as stuck:
         quick.hold, stuck.hold = hold_quick, True
         await rt.store.create_subscription(
