@@ -341,9 +341,10 @@ class WebhookOps:
         per_subscription: int,
         records: Sequence[AttemptRecord] = (),
     ) -> Claimed:
-        """Due deliveries, at most `per_subscription` in flight for any one subscription
-        (counting `busy`), so one slow endpoint cannot take every slot. `records` are
-        written first, in the same unit (see Dispatcher.record)."""
+        """Due deliveries, at most `per_subscription` held for any one subscription
+        (counting `busy`, what the caller holds already), so one slow endpoint cannot
+        take every slot; `capped` names the subscriptions passed over for that limit.
+        `records` are written first, in the same unit (see Dispatcher.record)."""
 
         def work(conn: sqlite3.Connection) -> Claimed:
             _record_attempts(conn, records, now)
