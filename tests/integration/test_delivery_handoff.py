@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from store_fixtures import subscription
-from support import Subscriber, eventually, subscriber, until
+from support import Received, Subscriber, eventually, subscriber, until
 
 from receiver.clock import ManualClock
 from receiver.core.model import Report, Status, TaskSpec
@@ -113,7 +113,7 @@ async def test_hand_offs_never_overtake_deliveries_waiting_in_the_outbox(tmp_pat
         assert task(last).id not in _waiting(dispatcher)
         endpoint.release.set()
         received = await endpoint.wait_for(last)
-        tasks = [r.json["data"]["task"]["id"] for r in received]
+        tasks = _tasks(received)
         assert tasks[-1] == task(last).id  # the newest event went out last
         assert sorted(tasks) == [task(n).id for n in range(1, last + 1)]
         await _stopped(dispatcher, runner, grace=1)
@@ -137,9 +137,7 @@ async def test_after_a_restart_new_events_wait_behind_what_the_outbox_owes(
         assert task(4).id not in _waiting(dispatcher)  # not handed over ahead of the two
         endpoint.release.set()
         received = await endpoint.wait_for(4)
-        assert [r.json["data"]["task"]["id"] for r in received] == [
-            task(n).id for n in (1, 2, 3, 4)
-        ]
+        assert _tasks(received) == [task(n).id for n in (1, 2, 3, 4)]
         await _stopped(dispatcher, runner, grace=1)
     await _closed(rt)
 
@@ -166,7 +164,7 @@ async def test_new_events_wait_behind_what_a_subscriptions_cap_left_in_the_outbo
         assert task(5).id not in _waiting(dispatcher)  # not handed over ahead of 3 and 4
         endpoint.release.set()
         received = await endpoint.wait_for(5)
-        assert [r.json["data"]["task"]["id"] for r in received] == [task(n).id for n in range(1, 6)]
+        assert _tasks(received) == [task(n).id for n in range(1, 6)]
         await _stopped(dispatcher, runner, grace=1)
     await _closed(rt)
 
@@ -193,9 +191,7 @@ async def test_a_capped_subscriptions_backlog_is_claimed_in_rounds_and_in_order(
         dispatcher = Dispatcher(rt)
         runner = await _started(dispatcher)
         received = await endpoint.wait_for(owed)
-        assert [r.json["data"]["task"]["id"] for r in received] == [
-            task(n).id for n in range(1, owed + 1)
-        ]
+        assert _tasks(received) == [task(n).id for n in range(1, owed + 1)]
         # Each claim may leave ROUNDS rounds of the cap (4) waiting beside the two in
         # flight, so it brings 2-4: 13 claims here (counting those in flight against
         # the 4, as before, made claims of 2 after the first: 19).
@@ -236,6 +232,11 @@ def _waiting(dispatcher: Dispatcher) -> list[str]:
     """The tasks whose deliveries wait in the dispatcher for a slot (handed over, or
     claimed ahead from the outbox)."""
     return [_task_of(claim) for _, claim in dispatcher.ready]
+
+
+def _tasks(received: list[Received]) -> list[str]:
+    """The tasks of the events a subscriber received, in the order it received them."""
+    return [r.json["data"]["task"]["id"] for r in received]
 
 
 def _task_of(claim: DeliveryClaim) -> str:
