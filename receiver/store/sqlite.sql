@@ -98,6 +98,9 @@ VALUES (?, ?, ?, ?, 1, ?, ?, ?);
 -- name: subscription_get
 SELECT * FROM subscriptions WHERE id = ?;
 
+-- name: subscription_count
+SELECT count(*) FROM subscriptions;
+
 -- name: subscription_list
 SELECT * FROM subscriptions ORDER BY id DESC;
 

@@ -352,12 +352,20 @@ class WebhookOps:
             subs: dict[str, Subscription | None] = {}
             claims: list[DeliveryClaim] = []
             capped: set[str] = set()
+            existing = -1  # how many subscriptions there are, once one is capped
             # Read lazily and stop at `limit`: rows past it (skipped ones are looked at
             # up to 4 times as many) would each carry an event body for nothing.
             rows = conn.execute(Q["delivery_due"], (now, limit * 4))
             for delivery_id, event_id, attempts, enqueued_at, sub_id, body in rows:
                 if taken.get(sub_id, 0) >= per_subscription:
                     capped.add(sub_id)
+                    if existing < 0:
+                        existing = conn.execute(Q["subscription_count"]).fetchone()[0]
+                    if len(capped) >= existing:
+                        # Every subscription is at its cap: nothing further can be taken
+                        # (a backlog for one subscription read 4 x limit rows and their
+                        # bodies to skip them: 1.2 ms a claim in B5 past its knee).
+                        break
                     continue
                 if sub_id not in subs:
                     row = conn.execute(Q["subscription_get"], (sub_id,)).fetchone()
