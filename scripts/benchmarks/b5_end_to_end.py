@@ -90,8 +90,9 @@ def _on_core_1(send: Callable[[], T]) -> T:
 
 
 def _task_of(body: bytes) -> str:
+    """The callback's task, by its upstream id (unique per task: see b1_ingest.prepare)."""
     upstream_id: str = json.loads(body)["data"]["taskId"]
-    return "task_" + upstream_id.removeprefix("up").rjust(26, "0")
+    return upstream_id
 
 
 def once(options: Options) -> dict[str, float]:
@@ -126,7 +127,10 @@ def once(options: Options) -> dict[str, float]:
                 time.sleep(0.2)
         with closing(sqlite3.connect(db)) as conn:
             task_of = dict(
-                conn.execute("SELECT id, task_id FROM events WHERE type = 'task.completed'")
+                conn.execute(
+                    "SELECT e.id, t.provider_task_id FROM events e JOIN tasks t ON t.id = e.task_id"
+                    " WHERE e.type = 'task.completed'"
+                )
             )
     first: dict[str, float] = {}
     for event_id, at in receipts:
