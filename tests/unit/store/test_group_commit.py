@@ -7,6 +7,7 @@ The writer's pause is replaced by one the test steps (no sleeps): what arrives
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -167,3 +168,14 @@ async def test_an_urgent_unit_is_committed_without_waiting(
     assert queued == ["a", "b"]
     assert pauses.taken == []
     assert await keys(db) == ["a", "b"]
+
+
+async def test_the_writer_runs_without_preempting_the_loop_and_readers_as_usual(
+    db: SqliteConnector,
+) -> None:
+    # The writer's policy is set on its own thread; ask each thread which it has.
+    writer_policy = await db.write(lambda c: os.sched_getscheduler(0))
+    reader_policy = await db.read(lambda c: os.sched_getscheduler(0))
+    assert writer_policy == os.SCHED_BATCH  # see sqlite_connector._no_wakeup_preemption
+    assert reader_policy == os.SCHED_OTHER
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the loop's thread is left alone
