@@ -52,6 +52,9 @@ class Settings:
     delivery_timeout: float = 15.0
     delivery_concurrency: int = 64
     subscription_concurrency: int = 8
+    # Whether a subscription that answers fast may hold more than its share (see
+    # Dispatcher.limit): the default, `auto`; a number for the variable fixes the cap.
+    subscription_borrowing: bool = True
     disable_after: float = 5 * 86400.0
     retention: float = 30 * 86400.0
     log_level: str = "INFO"
@@ -117,6 +120,19 @@ def _count(value: str) -> int:
     return number
 
 
+AUTO_SUBSCRIPTION_CONCURRENCY = 8
+
+
+def _subscription_concurrency(value: str) -> tuple[int, bool]:
+    """`auto` (8 each, more for one that answers fast) or a fixed cap."""
+    if value.strip().lower() == "auto":
+        return AUTO_SUBSCRIPTION_CONCURRENCY, True
+    try:
+        return _count(value), False
+    except ValueError:
+        raise ValueError("expected auto or a whole number of at least 1") from None
+
+
 def _schedule(value: str) -> tuple[float, ...]:
     try:
         steps = tuple(float(part) for part in value.split(","))
@@ -172,6 +188,11 @@ def _read(env: Mapping[str, str]) -> Settings:
         default_provider = next((p for p in DEFAULT_PROVIDER_ORDER if p in providers), None)
 
     port_default = get("PORT", _port, 8000)
+    per_subscription, borrowing = get(
+        "RECEIVER_SUBSCRIPTION_CONCURRENCY",
+        _subscription_concurrency,
+        (AUTO_SUBSCRIPTION_CONCURRENCY, True),
+    )
     settings = Settings(
         database_url=get("RECEIVER_DATABASE_URL", _database_url, "sqlite:///receiver.db"),
         public_url=get("RECEIVER_PUBLIC_URL", _http_url, "http://127.0.0.1:8000"),
@@ -192,7 +213,8 @@ def _read(env: Mapping[str, str]) -> Settings:
         upstream_timeout=get("RECEIVER_UPSTREAM_TIMEOUT", _positive, 30.0),
         delivery_timeout=get("RECEIVER_DELIVERY_TIMEOUT", _positive, 15.0),
         delivery_concurrency=get("RECEIVER_DELIVERY_CONCURRENCY", _count, 64),
-        subscription_concurrency=get("RECEIVER_SUBSCRIPTION_CONCURRENCY", _count, 8),
+        subscription_concurrency=per_subscription,
+        subscription_borrowing=borrowing,
         disable_after=get("RECEIVER_DISABLE_AFTER_DAYS", _positive, 5.0) * 86400,
         retention=get("RECEIVER_RETENTION_DAYS", _positive, 30.0) * 86400,
         log_level=get("RECEIVER_LOG_LEVEL", _log_level, "INFO"),

@@ -68,6 +68,8 @@ READY_PER_SLOT = 16  # handed-off deliveries kept waiting, per delivery slot (se
 REFILL_GAP = 0.010  # refills closer than this wait for more free slots (see _refill_size)
 RECORD_WAIT = 0.02  # the longest an attempt's record waits to ride on the next claim
 ROUNDS = 2  # rounds of the slots a dispatcher holds: one in flight, one claimed ahead
+FAST_ANSWER = 0.5  # seconds: a subscription answering within this may borrow slots (limit)
+PACE_WEIGHT = 0.25  # the newest attempt's weight in a subscription's smoothed answer time
 
 
 class Dispatcher:
@@ -83,6 +85,8 @@ class Dispatcher:
         self.idle: deque[asyncio.Future[None]] = deque()
         self._drained: asyncio.Event | None = None  # set at stop once nothing is in flight
         self.busy: dict[str, int] = {}  # attempts started and not yet ended, by subscription
+        # How long each subscription's attempts take, smoothed (see `limit`).
+        self.pace: dict[str, float] = {}
         # Attempts started and not yet ended (waiting in `todo` included), counted down
         # when the subscriber has answered, before the attempt's record is queued.
         self.inflight = 0
@@ -220,7 +224,6 @@ class Dispatcher:
         """Start waiting deliveries in order, within the per-subscription cap; returns how
         many."""
         settings = self.rt.settings
-        cap = settings.subscription_concurrency
         started, stale = 0, []
         while self.ready and now - self.ready[0][0] > self.lease / 2:
             stale.append(self.ready.popleft()[1].delivery_id)
@@ -229,7 +232,8 @@ class Dispatcher:
         # Skipping past capped subscriptions, look no further than a round of slots.
         while self.ready and started < free and len(kept) < settings.delivery_concurrency:
             handed_at, claim = self.ready.popleft()
-            if self.busy.get(claim.subscription.id, 0) >= cap:
+            sub_id = claim.subscription.id
+            if self.busy.get(sub_id, 0) >= self.limit(sub_id):
                 kept.append((handed_at, claim))
             else:
                 self._start(claim)
@@ -256,6 +260,28 @@ class Dispatcher:
         flight and one waiting in `ready` (hand-offs count; past READY_PER_SLOT rounds of
         them this is negative, and nothing is claimed)."""
         return ROUNDS * self.rt.settings.delivery_concurrency - self.inflight - len(self.ready)
+
+    def limit(self, sub_id: str) -> int:
+        """How many attempts a subscription may have in flight at once. Its cap
+        (RECEIVER_SUBSCRIPTION_CONCURRENCY) when that is a number; with `auto` (the
+        default), 8, or up to half the slots while its attempts answer within
+        FAST_ANSWER (smoothed over the last few, see `attempt`).
+
+        The cap keeps a slow or dead endpoint from taking every slot, but a fixed one
+        also throttles a fast endpoint while the other slots sit idle: at most cap /
+        answer time deliveries a second (B5, one subscriber on loopback, 2,100
+        events/s: p99 0.9-3.7 s at a fixed 8, 0.18 s with `auto`). A fast
+        endpoint frees its slots as soon as it takes them, so lending it more costs
+        the others nothing; one that slows down is back to 8 once its smoothed time
+        passes FAST_ANSWER (a timed-out attempt counts its whole timeout), and half the
+        slots stay for everyone else even if it hangs with all it borrowed in flight.
+        A new subscription starts at 8. Adaptive concurrency limits (Envoy's, Netflix's
+        concurrency-limits) work the same way, from observed latency."""
+        settings = self.rt.settings
+        cap = settings.subscription_concurrency
+        if settings.subscription_borrowing and self.pace.get(sub_id, math.inf) <= FAST_ANSWER:
+            return max(cap, settings.delivery_concurrency // 2)
+        return cap
 
     def _waiting(self) -> dict[str, int]:
         """Deliveries waiting in `ready`, per subscription: a claim takes no more for a
@@ -335,10 +361,8 @@ class Dispatcher:
         over 4 pairs, its lists and release call per delivery)."""
         handed_at, claim = self.ready[0]
         now = self.rt.clock.now()
-        if (
-            self.busy.get(claim.subscription.id, 0) < self.rt.settings.subscription_concurrency
-            and now - handed_at <= self.lease / 2
-        ):
+        sub_id = claim.subscription.id
+        if self.busy.get(sub_id, 0) < self.limit(sub_id) and now - handed_at <= self.lease / 2:
             self.ready.popleft()
             self._start(claim)
         else:
@@ -375,6 +399,10 @@ class Dispatcher:
         finally:
             free_slot(claim)
         now = rt.clock.now()
+        sub_id = claim.subscription.id
+        took = now - started_at
+        pace = self.pace.get(sub_id)
+        self.pace[sub_id] = took if pace is None else pace + PACE_WEIGHT * (took - pace)
         decision = decide(
             result,
             attempt=claim.attempt,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,51 @@ async def test_a_stuck_endpoint_does_not_delay_a_healthy_one(tmp_path: Path) -> 
         assert len(stuck.received) == 2  # its two slots are taken; the rest wait their turn
         stuck.release.set()
         await stuck.wait_for(6)
+
+
+@pytest.mark.parametrize(
+    ("per_subscription", "fast_in_flight"),
+    [
+        ("auto", 16),  # 8 each; one answering fast may hold up to half the 32 slots
+        ("8", 8),  # a number is a fixed cap: nobody borrows
+    ],
+)
+async def test_a_fast_endpoint_borrows_idle_slots_a_slow_one_keeps_its_share(
+    tmp_path: Path, per_subscription: str, fast_in_flight: int
+) -> None:
+    env = {
+        "RECEIVER_DELIVERY_CONCURRENCY": "32",
+        "RECEIVER_SUBSCRIPTION_CONCURRENCY": per_subscription,
+        "RECEIVER_DELIVERY_TIMEOUT": "60",
+    }
+    async with (
+        running(tmp_path, env=env) as h,
+        subscriber() as fast,
+        subscriber() as slow,
+        subscriber() as witness,
+    ):
+        fast_sub = await h.subscribe(fast.url, event_types=["task.submitted"])
+        slow_sub = await h.subscribe(slow.url, event_types=["task.submitted"])
+        await h.subscribe(witness.url, event_types=["task.submitted"])
+        # A first delivery each: the fast one answers at once, the slow one after 1 s.
+        slow.hold = True
+        await h.create(prompt="first", provider="apipod")
+        await recorded(h, fast_sub["id"], 1)  # answered before the clock moves
+        await slow.wait_for(1)
+        h.clock.advance(1.0)
+        slow.release.set()
+        await recorded(h, slow_sub["id"], 1)
+        # Now both hold every request; the witness answers at once.
+        slow.release, fast.hold = asyncio.Event(), True
+        for n in range(20):
+            await h.create(prompt=f"harbour {n}", provider="apipod")
+        await witness.wait_for(21)  # every delivery that could start has started
+        assert len(fast.received) == 1 + fast_in_flight
+        assert len(slow.received) == 1 + 8
+        fast.release.set()
+        slow.release.set()
+        await fast.wait_for(21)
+        await slow.wait_for(21)
 
 
 async def test_during_a_rotation_both_secrets_verify_then_only_the_new_one(tmp_path: Path) -> None:

@@ -66,3 +66,23 @@ def test_every_invalid_value_is_reported_at_once_by_name() -> None:
     ):
         assert name in text
     assert len(info.value.problems) == 7
+
+
+@pytest.mark.parametrize(
+    ("value", "cap", "borrowing"),
+    [(None, 8, True), ("auto", 8, True), ("AUTO", 8, True), ("4", 4, False), ("8", 8, False)],
+)
+def test_subscription_concurrency_is_auto_unless_a_number_fixes_it(
+    value: str | None, cap: int, borrowing: bool
+) -> None:
+    env = {} if value is None else {"RECEIVER_SUBSCRIPTION_CONCURRENCY": value}
+    s = Settings.from_env(env)
+    assert (s.subscription_concurrency, s.subscription_borrowing) == (cap, borrowing)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "fast", "2.5"])
+def test_a_bad_subscription_concurrency_names_both_forms(value: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"RECEIVER_SUBSCRIPTION_CONCURRENCY": value})
+    assert "RECEIVER_SUBSCRIPTION_CONCURRENCY" in str(info.value)
+    assert "expected auto or a whole number of at least 1" in str(info.value)
