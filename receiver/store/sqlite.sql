@@ -132,8 +132,7 @@ CREATE TEMP TRIGGER IF NOT EXISTS subscriptions_watch_insert AFTER INSERT ON mai
 BEGIN SELECT receiver_subscriptions_changed(); END;
 
 -- name: subscriptions_watch_update
-CREATE TEMP TRIGGER IF NOT EXISTS subscriptions_watch_update
-AFTER UPDATE OF enabled, event_types ON main.subscriptions
+CREATE TEMP TRIGGER IF NOT EXISTS subscriptions_watch_update AFTER UPDATE ON main.subscriptions
 BEGIN SELECT receiver_subscriptions_changed(); END;
 
 -- name: subscriptions_watch_delete

@@ -63,6 +63,22 @@ async def test_a_new_events_deliveries_are_handed_over_claimed(store: SqliteStor
     assert again.delivery_id == claim.delivery_id
 
 
+async def test_a_hand_off_carries_the_subscription_as_it_is_now(store: SqliteStore) -> None:
+    """The writer keeps subscriptions in memory; any change to one shows in the next claim."""
+    await store.create_subscription(subscription("a"))
+    taker = Taker()
+    store.handoff = taker
+    await _event(store, 1)
+    await store.rotate_secret("sub_a", "whsec_bmV3", T0 + 2, 3600)
+    await _event(store, 3)
+    await store.update_subscription("sub_a", {"url": "http://127.0.0.1:9/moved"}, T0 + 4)
+    await _event(store, 5)
+    first, rotated, moved = (claim.subscription for claim in taker.taken)
+    assert first.secret == subscription("a").secret and first.previous_secret is None
+    assert rotated.secret == "whsec_bmV3" and rotated.previous_secret == first.secret
+    assert moved.url == "http://127.0.0.1:9/moved" and moved.secret == "whsec_bmV3"
+
+
 async def test_without_a_taker_or_while_it_declines_deliveries_are_due_at_once(
     store: SqliteStore,
 ) -> None:
