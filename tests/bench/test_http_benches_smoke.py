@@ -32,7 +32,16 @@ Bench = Callable[[Options], Result]
         (b3_delivery.run, {"receiver_deliveries_per_s", "raw_posts_per_s", "ratio"}),
         (
             b5_end_to_end.run,
-            {"rate_per_s", "published", "delivered", "missing", "p50_ms", "p99_ms", "max_ms"},
+            {
+                "rate_per_s",
+                "published",
+                "delivered",
+                "missing",
+                "p50_ms",
+                "p99_ms",
+                "max_ms",
+                "load_late_p99_ms",
+            },
         ),
     ],
 )
