@@ -1,7 +1,9 @@
 """B5 end to end: from a callback's arrival to the subscriber's receipt of its event.
 
 The service runs whole (workers included) on core 0; the webhook sink and an
-open-loop load generator share core 1. Callbacks (success, distinct tasks)
+open-loop load generator share core 1. Both are bare asyncio protocols
+(benchmarks/lean.py): on uvicorn and aiohttp they kept core 1 60-98 % busy
+near B5's rates, and their own delays counted as the service's. Callbacks (success, distinct tasks)
 are sent at a fixed rate, each at its scheduled time, and latency counts from
 that scheduled time (no coordinated omission). The rate is half the lower of
 B1's and B3's measured rates from the results file (or 400/s without them).
@@ -24,11 +26,12 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
-import aiohttp
 import httpx
+from yarl import URL
 
+from benchmarks import lean
 from benchmarks.b1_ingest import SECRET, prepare
 from benchmarks.common import RESULTS, Options, Result, median_of, repeat
 from benchmarks.load import server
@@ -49,48 +52,20 @@ def rate_from_results() -> float:
     return float(min(b1, b3)) / 2
 
 
-class Sent(NamedTuple):
-    scheduled: dict[str, float]  # each answered callback's task: when it was due to go out
-    late_ms: list[float]  # how late each went out (the load generator's own lag)
-
-
-async def _send_at_rate(url: str, lines: list[tuple[str, bytes]], rate: float) -> Sent:
-    """Open loop: request i goes out at start + i / rate, whatever happened to the others.
-
-    One sender starts each request at its time (a task each, so none waits for
-    another's answer). Making all of them up front, each sleeping until its
-    time, cost the generator ~0.3 s before the first went out at B5's rates:
-    the first ones left up to 0.3 s late, in a burst, and that lag (the
-    generator's, counted from the intended times) took the service seconds of
-    its small headroom to work off. How late each left is reported."""
-    scheduled: dict[str, float] = {}
-    late_ms: list[float] = []
-    failures = 0
-    headers = {"content-type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
-
-        async def one(path: str, body: bytes, at: float) -> None:
-            nonlocal failures
-            async with session.post(url + path, data=body, headers=headers) as response:
-                await response.read()
-                if response.status == 200:
-                    scheduled[_task_of(body)] = at
-                else:
-                    failures += 1
-
-        requests: list[asyncio.Task[None]] = []
-        start = time.time() + 0.2
-        for i, (path, body) in enumerate(lines):
-            at = start + i / rate
-            delay = at - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            late_ms.append(max(0.0, time.time() - at) * 1000)
-            requests.append(asyncio.create_task(one(path, body, at)))
-        await asyncio.gather(*requests)
-    if failures:
-        raise RuntimeError(f"{failures} callbacks were not answered 200")
-    return Sent(scheduled, late_ms)
+async def _send_at_rate(url: str, lines: list[tuple[str, bytes]], rate: float) -> lean.Sent:
+    """Open loop: callback i goes out at start + i / rate, whatever happened to the
+    others (benchmarks/lean.py); keyed by task, as the receipts are matched."""
+    address = URL(url)
+    host, port = address.host or "127.0.0.1", address.port or 80
+    requests = [
+        (_task_of(body), lean.request_bytes(host, port, path, body)) for path, body in lines
+    ]
+    sent = await lean.send_at_rate(host, port, requests, rate)
+    if sent.failures:
+        raise RuntimeError(
+            f"{sent.failures} callbacks were not answered 200: {'; '.join(sent.problems)}"
+        )
+    return sent
 
 
 def _on_core_1(send: Callable[[], T]) -> T:
@@ -115,7 +90,10 @@ def once(options: Options) -> dict[str, float]:
     rate = 50.0 if options.smoke else rate_from_results()
     warm = int(rate * options.warmup)
     count = warm + max(10, int(rate * options.seconds))
-    with tempfile.TemporaryDirectory(prefix="bench-b5-") as tmp, server("sink", core=1) as sink:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-b5-") as tmp,
+        server("lean-sink", core=1) as sink,
+    ):
         db = Path(tmp) / "b5.db"
         lines = prepare(db, count)
         with closing(sqlite3.connect(db)) as conn:  # the one subscriber is the sink
@@ -134,7 +112,7 @@ def once(options: Options) -> dict[str, float]:
         }
         with server("receiver-workers", core=0, env=env) as url:
             sent = _on_core_1(lambda: asyncio.run(_send_at_rate(url, lines, rate)))
-            scheduled = sent.scheduled
+            scheduled = sent.answered
             give_up = time.monotonic() + 30
             receipts: list[tuple[str, float]] = []
             while time.monotonic() < give_up:
@@ -202,5 +180,7 @@ def run(options: Options) -> Result:
             ),
             "pinning": "service on core 0; sink and load generator on core 1",
             "subscription": "one, task.completed only",
+            "tools": "sink and sender on bare asyncio protocols with httptools (benchmarks/lean.py)",
+            "service": "receiver serve's defaults (RECEIVER_SUBSCRIPTION_CONCURRENCY auto)",
         },
     )

@@ -3,8 +3,9 @@
     python scripts/benchmarks/servers.py receiver PORT   the service, from RECEIVER_* variables
     python scripts/benchmarks/servers.py bare PORT       the ceiling: a bare Starlette POST endpoint
     python scripts/benchmarks/servers.py sink PORT       a webhook sink: 204 at once, receipts on GET
+    python scripts/benchmarks/servers.py lean-sink PORT  the same on a bare asyncio protocol (B5)
 
-All three run under the same uvicorn settings (httptools, uvloop, no access log).
+All but lean-sink run under the same uvicorn settings (httptools, uvloop, no access log).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def main() -> None:
         tune_collector()  # the receiver's setting (it tunes once started): same for both
     elif kind == "sink":
         app = sink_app()
+    elif kind == "lean-sink":  # B5's sink (benchmarks/lean.py), not an ASGI app
+        import uvloop
+
+        from benchmarks.lean import serve_sink
+
+        uvloop.run(serve_sink("127.0.0.1", port))
+        return
     elif kind in ("receiver", "receiver-workers"):
         app = receiver_app(workers=kind == "receiver-workers")
     else:
