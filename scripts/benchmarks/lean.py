@@ -132,10 +132,9 @@ class _Sender:
         self.host, self.port, self.limit = host, port, limit
         self.idle: deque[_SenderConnection] = deque()
         self.opened: set[_SenderConnection] = set()
-        self.connecting = 0
-        self.opening: set[asyncio.Future[None]] = set()
+        self.opening: set[asyncio.Future[None]] = set()  # connections being opened
         self.waiting: deque[tuple[bytes, str, float]] = deque()  # for a free connection
-        self.answers: dict[str, tuple[float, int]] = {}  # key -> (intended time, status)
+        self.answers: dict[str, float] = {}  # key answered 200 -> its intended send time
         self.failures = 0
         self.problems: list[str] = []
         self.error: OSError | None = None  # a connection that could not be opened
@@ -148,8 +147,7 @@ class _Sender:
             self.idle.popleft().send(request, key, at)
             return
         self.waiting.append((request, key, at))
-        if len(self.opened) + self.connecting < self.limit:
-            self.connecting += 1
+        if len(self.opened) + len(self.opening) < self.limit:
             opening = asyncio.ensure_future(self._open())
             self.opening.add(opening)  # kept until done: the loop holds tasks weakly
             opening.add_done_callback(self.opening.discard)
@@ -164,8 +162,6 @@ class _Sender:
             self.error = exc
             self._check_drained()
             return
-        finally:
-            self.connecting -= 1
         self.opened.add(conn)
         self._next(conn)
 
@@ -178,7 +174,7 @@ class _Sender:
     def answered(self, conn: _SenderConnection, pending: tuple[str, float], status: int) -> None:
         key, at = pending
         if status == 200:
-            self.answers[key] = (at, status)
+            self.answers[key] = at
         else:
             self.failures += 1
             self.problems.append(f"{key}: HTTP {status}")
@@ -253,5 +249,4 @@ async def send_at_rate(
         sender.submit(raw, key, at)
     await sender.drain()
     await sender.close()
-    answered = {key: at for key, (at, _) in sender.answers.items()}
-    return Sent(answered, late_ms, sender.failures, sender.problems[:5])
+    return Sent(sender.answers, late_ms, sender.failures, sender.problems[:5])
