@@ -108,7 +108,11 @@ class Outbound:
                 # Each request has its own deadline (`within`, see Deadlines): no
                 # second, session-wide timer per request from aiohttp.
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
-                skip_auto_headers=("User-Agent", "Content-Type"),
+                # No skip_auto_headers: with it aiohttp rebuilds and copies a header map
+                # for every request (9.5 against 7.2 us to make a request object), and
+                # its defaults never apply to us anyway: the session's user-agent is
+                # ours, and every body we send has its content-type (deliveries,
+                # providers' JSON).
                 # No cookies kept or sent: a subscriber's or provider's Set-Cookie must
                 # not ride along on later requests (and the jar costs every request).
                 cookie_jar=aiohttp.DummyCookieJar(),

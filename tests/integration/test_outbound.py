@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from support import subscriber, until
 
@@ -55,5 +56,24 @@ async def test_a_cancelled_request_is_cancelled_not_timed_out_and_deadlines_are_
             with pytest.raises(asyncio.CancelledError):
                 await request
             assert not outbound.deadlines._pending  # nothing left to cancel later
+    finally:
+        await outbound.close()
+
+
+async def test_a_provider_call_carries_our_user_agent_and_its_own_content_type() -> None:
+    outbound = Outbound(user_agent="receiver/test")
+    try:
+        async with subscriber() as endpoint:
+            request = httpx.Request(
+                "POST",
+                endpoint.url,
+                headers={"Content-Type": "application/json", "Authorization": "Bearer k"},
+                content=b"{}",
+            )
+            await outbound.send(request, within=5)
+            (received,) = endpoint.received
+            assert received.headers["user-agent"] == "receiver/test"  # never aiohttp's
+            assert received.headers["content-type"] == "application/json"
+            assert received.headers["authorization"] == "Bearer k"
     finally:
         await outbound.close()
