@@ -3,10 +3,11 @@
 The service runs whole (workers included) on core 0; the webhook sink and an
 open-loop load generator share core 1. Both are bare asyncio protocols
 (benchmarks/lean.py): on uvicorn and aiohttp they kept core 1 60-98 % busy
-near B5's rates, and their own delays counted as the service's. Callbacks (success, distinct tasks)
-are sent at a fixed rate, each at its scheduled time, and latency counts from
-that scheduled time (no coordinated omission). The rate is half the lower of
-B1's and B3's measured rates from the results file (or 400/s without them).
+near B5's rates, and their own delays counted as the service's. Callbacks
+(success, distinct tasks) are sent at a fixed rate, each at its scheduled
+time, and latency counts from that scheduled time (no coordinated omission).
+The rate is half the lower of B1's and B3's measured rates from the results
+file (or 400/s without them).
 The first `warmup` seconds of callbacks (same rate, same run) are a warm-up:
 left out of the latency figures, which are the measured window's, but counted
 like the rest. Every callback answered 200 must reach the sink as a
@@ -58,7 +59,7 @@ async def _send_at_rate(url: str, lines: list[tuple[str, bytes]], rate: float) -
     address = URL(url)
     host, port = address.host or "127.0.0.1", address.port or 80
     requests = [
-        (_task_of(body), lean.request_bytes(host, port, path, body)) for path, body in lines
+        (_upstream_id(body), lean.request_bytes(host, port, path, body)) for path, body in lines
     ]
     sent = await lean.send_at_rate(host, port, requests, rate)
     if sent.failures:
@@ -80,8 +81,9 @@ def _on_core_1(send: Callable[[], T]) -> T:
         os.sched_setaffinity(0, affinity)
 
 
-def _task_of(body: bytes) -> str:
-    """The callback's task, by its upstream id (unique per task: see b1_ingest.prepare)."""
+def _upstream_id(body: bytes) -> str:
+    """The callback's task by its upstream id (unique per task: see b1_ingest.prepare),
+    which is how sends and receipts are matched."""
     upstream_id: str = json.loads(body)["data"]["taskId"]
     return upstream_id
 
@@ -121,7 +123,7 @@ def once(options: Options) -> dict[str, float]:
                     break
                 time.sleep(0.2)
         with closing(sqlite3.connect(db)) as conn:
-            task_of = dict(
+            upstream_of = dict(
                 conn.execute(
                     "SELECT e.id, t.provider_task_id FROM events e JOIN tasks t ON t.id = e.task_id"
                     " WHERE e.type = 'task.completed'"
@@ -129,7 +131,7 @@ def once(options: Options) -> dict[str, float]:
             )
     first: dict[str, float] = {}
     for event_id, at in receipts:
-        task = task_of.get(event_id)
+        task = upstream_of.get(event_id)
         if task is not None and task not in first:
             first[task] = at
     measured_from = min(scheduled.values(), default=0.0) + warm / rate
@@ -137,11 +139,7 @@ def once(options: Options) -> dict[str, float]:
         (first[t] - at) * 1000 for t, at in scheduled.items() if t in first and at >= measured_from
     )
     missing = sum(1 for t in scheduled if t not in first)
-    p = (
-        statistics.quantiles(latencies, n=100, method="inclusive")
-        if len(latencies) > 1
-        else [0.0] * 99
-    )
+    p = _percentiles(latencies)
     return {
         "rate_per_s": rate,
         "published": float(len(scheduled)),
@@ -152,14 +150,15 @@ def once(options: Options) -> dict[str, float]:
         "max_ms": latencies[-1] if latencies else 0.0,
         # The generator's own lag, over the measured sends: latency counts from the
         # intended times, so this must stay small for p99 to be the service's.
-        "load_late_p99_ms": _p99(sent.late_ms[warm:]),
+        "load_late_p99_ms": _percentiles(sent.late_ms[warm:])[98],
     }
 
 
-def _p99(values: list[float]) -> float:
+def _percentiles(values: list[float]) -> list[float]:
+    """The 1st to 99th percentiles (all zero for fewer than two values)."""
     if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
+        return [0.0] * 99
+    return statistics.quantiles(values, n=100, method="inclusive")
 
 
 def run(options: Options) -> Result:
