@@ -57,6 +57,13 @@ class IdGenerator:
         self._lock = threading.Lock()
         self._last_millis = -1
         self._last_random = 0
+        # The last id's ULID but its two last characters (which encode the random
+        # part's low 10 bits), and the millisecond and high bits it was made for: an
+        # increment within one millisecond rarely carries past those bits, so the
+        # next id is this and one pair looked up.
+        self._head = ""
+        self._head_millis = -1
+        self._head_high = -1
 
     def new(self, prefix: str, now: float, entropy: bytes | None = None) -> str:
         millis = int(now * 1000)
@@ -68,7 +75,12 @@ class IdGenerator:
                 # Leave headroom so increments within a millisecond never overflow.
                 rand = int.from_bytes(raw[:10], "big") >> 1
             self._last_millis, self._last_random = millis, rand
-        return f"{prefix}_{_ulid(millis, rand)}"
+            high = rand >> 10
+            if high != self._head_high or millis != self._head_millis:
+                self._head = _ulid(millis, rand)[:-2]
+                self._head_millis, self._head_high = millis, high
+            head = self._head
+        return f"{prefix}_{head}{_PAIRS[rand & 1023]}"
 
 
 _default = IdGenerator()

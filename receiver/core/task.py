@@ -31,20 +31,26 @@ class Task(msgspec.Struct, frozen=True):
 
 
 def task_json(task: Task) -> dict[str, Any]:
+    """The public shape, for orjson (every response and event body goes through it):
+    tuples and the status enum as they are, which orjson writes as arrays and the
+    status' value, without a list or a lookup of `.value` each (event bodies, B2)."""
+    spec = task.spec
+    error = task.error
+    completed_at = task.completed_at
     return {
         "id": task.id,
         "provider": task.provider,
         "provider_task_id": task.provider_task_id,
-        "status": task.status.value,
+        "status": task.status,
         "mode": "callback" if task.callback_mode else "poll",
-        "prompt": task.spec.prompt,
-        "aspect_ratio": task.spec.aspect_ratio,
-        "quality": task.spec.quality,
-        "image_urls": list(task.spec.image_urls),
-        "result_urls": list(task.result_urls),
-        "error": task.error.as_json() if task.error else None,
+        "prompt": spec.prompt,
+        "aspect_ratio": spec.aspect_ratio,
+        "quality": spec.quality,
+        "image_urls": spec.image_urls,
+        "result_urls": task.result_urls,
+        "error": error.as_json() if error else None,
         "metadata": task.metadata,
         "created_at": to_rfc3339(task.created_at),
         "updated_at": to_rfc3339(task.updated_at),
-        "completed_at": to_rfc3339(task.completed_at) if task.completed_at else None,
+        "completed_at": to_rfc3339(completed_at) if completed_at else None,
     }

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from datetime import UTC, datetime
 
 _LAST_SECOND = 253402300800.0  # 10000-01-01: beyond it isoformat has no 4-digit year
 _SECONDS: dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" by unix second, a small memo
-_last: tuple[float, str] = (-1.0, "")  # the last answer: an event repeats one time thrice
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # the tail for each millisecond
+# The last two answers: an event body holds its own time and the task's creation
+# time, and repeats the first up to three times.
+_last: tuple[float, str] = (-1.0, "")
+_before: tuple[float, str] = (-1.0, "")
 
 
 def to_rfc3339(ts: float) -> str:
     """`datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")`, with Z.
 
-    Done by hand for speed (every event body carries three or four): the same
-    rounding as `fromtimestamp` (to the microsecond, half to even), then the
-    milliseconds truncated as `isoformat` does, and the date and time of day
-    memoized by second.
+    Done by hand for speed (every event body carries four, of two distinct
+    times): the same rounding as `fromtimestamp` (to the microsecond, half to
+    even), then the milliseconds truncated as `isoformat` does, the date and
+    time of day memoized by second, and the last two answers kept.
     """
-    global _last
+    global _last, _before
     last = _last
     if ts == last[0]:
         return last[1]
+    before = _before
+    if ts == before[0]:
+        return before[1]
     if not 0.0 <= ts < _LAST_SECOND:  # also NaN: the library's answer, or its error
         return _to_rfc3339(ts)
-    fraction, whole = math.modf(ts)
-    second = int(whole)
-    micros = round(fraction * 1e6)
+    second = int(ts)
+    micros = round((ts - second) * 1e6)  # the fraction, exactly (as math.modf has it)
     if micros >= 1_000_000:
         second += 1
         micros -= 1_000_000
@@ -39,8 +44,8 @@ def to_rfc3339(ts: float) -> str:
         if len(_SECONDS) >= 4096:
             _SECONDS.clear()
         prefix = _SECONDS[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-    text = f"{prefix}.{micros // 1000:03d}Z"
-    _last = (ts, text)
+    text = prefix + _MILLIS[micros // 1000]
+    _last, _before = (ts, text), last
     return text
 
 
