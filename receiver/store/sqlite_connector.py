@@ -175,9 +175,13 @@ class _Worker(threading.Thread):
         # Before anyone learns the outcome: what is queued now came in while this
         # transaction ran, not in answer to it (see _gather).
         self.concurrent = not self.jobs.empty()
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for job, result in zip(jobs, results, strict=True):
-            by_loop.setdefault(job.loop, []).append(result)
+        loops = {job.loop for job in jobs}
+        if len(loops) == 1:  # the service's case: one event loop
+            by_loop = {loops.pop(): results}
+        else:
+            by_loop = {}
+            for job, result in zip(jobs, results, strict=True):
+                by_loop.setdefault(job.loop, []).append(result)
         for loop, items in by_loop.items():
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_resolve, items)
@@ -212,10 +216,12 @@ class _Worker(threading.Thread):
         results: list[_Outcome] = []
         for index, job in enumerate(jobs):
             changes = conn.total_changes
-            outcome = _run(job, conn)
-            results.append(outcome)
-            if outcome[1] is None:
+            try:  # _run, inline: this runs for every unit
+                results.append((job.future, None, job.work(conn)))
                 continue
+            except BaseException as exc:  # handed to the caller, not lost
+                outcome = (job.future, exc, None)
+            results.append(outcome)
             if not conn.in_transaction:  # SQLite rolled it all back (disk full, I/O error)
                 raise sqlite3.OperationalError(f"the transaction was rolled back: {outcome[1]}")
             if conn.total_changes == changes:

@@ -28,6 +28,13 @@ from receiver.store.sqlite_connector import SqliteConnector, connect
 from receiver.store.sqlite_webhooks import Subscribers, WebhookOps, enqueue_event
 
 Q = load("sqlite")
+_TASK_GET, _BY_UPSTREAM, _EVENT_INSERT, _CALLBACK_INSERT = (
+    Q["task_get"],
+    Q["task_by_upstream_id"],
+    Q["event_insert"],
+    Q["callback_insert"],
+)
+_UPDATE_STATE = Q["task_update_state"]
 _STATUS = {status.value: status for status in Status}
 
 # The columns a Task is made of, in the order `_task_from` reads them by position
@@ -206,20 +213,20 @@ class SqliteStore(WebhookOps):
         inbox: InboxEntry | None = None,
     ) -> Applied | None:
         def work(conn: sqlite3.Connection) -> Applied | None:
-            row = _fetch_task(conn, task_id)
+            # Every callback and poll runs this on the writer (B2): SQL texts are module
+            # constants and the common path looks nothing up twice.
+            row = conn.execute(_TASK_GET, (task_id,)).fetchone()
             if row is None:
                 return None
             before = _task_from(row)
             outcome = reconcile(before, report, now)
-            if (
-                outcome.task.provider_task_id != before.provider_task_id
-                and conn.execute(
-                    Q["task_by_upstream_id"], (before.provider, outcome.task.provider_task_id)
-                ).fetchone()
+            task = outcome.task
+            if task.provider_task_id != before.provider_task_id and (
+                conn.execute(_BY_UPSTREAM, (before.provider, task.provider_task_id)).fetchone()
             ):
                 # The report names an upstream task that is already another of ours.
                 outcome = Outcome(before, (), Verdict.MISMATCH)
-            task = outcome.task
+                task = before
             if task != before:
                 _write_state(conn, before, task)
             event_ids, claims = [], []
@@ -227,7 +234,7 @@ class SqliteStore(WebhookOps):
                 event_id = new_id("evt", now)
                 body = event_body(event_id, event.type, event.sequence, now, task)
                 conn.execute(
-                    Q["event_insert"], (event_id, task.id, event.type, event.sequence, now, body)
+                    _EVENT_INSERT, (event_id, task.id, event.type, event.sequence, now, body)
                 )
                 claims += enqueue_event(
                     conn, event_id, event.type, now, self.subscribers, body=body, lease=lease
@@ -235,21 +242,22 @@ class SqliteStore(WebhookOps):
                 event_ids.append(event_id)
             # A final task's work was ended by its state update; the others get their
             # next create attempt or status query settled here.
-            if not task.status.final and settles_submit:
-                next_poll = row["poll_at"] if poll_at is KEEP else poll_at
-                conn.execute(Q["task_submit_settled"], (next_poll, task.id))
-            elif not task.status.final and poll_at is not KEEP:
-                conn.execute(Q["task_poll_reschedule"], (poll_at, None, task.id))
+            if not task.status.final:
+                if settles_submit:
+                    next_poll = row["poll_at"] if poll_at is KEEP else poll_at
+                    conn.execute(Q["task_submit_settled"], (next_poll, task.id))
+                elif poll_at is not KEEP:
+                    conn.execute(Q["task_poll_reschedule"], (poll_at, None, task.id))
             if inbox is not None:
                 conn.execute(
-                    Q["callback_insert"],
+                    _CALLBACK_INSERT,
                     (
                         inbox.id,
                         inbox.provider,
                         task.id,
                         inbox.received_at,
                         inbox.body,
-                        outcome.verdict.value,
+                        str(outcome.verdict),  # its value (StrEnum), without the property
                     ),
                 )
             return Applied(task, outcome.verdict, tuple(event_ids), tuple(claims))
@@ -347,8 +355,8 @@ def _write_state(conn: sqlite3.Connection, before: Task, task: Task) -> None:
     error = task.error
     params = (
         task.provider_task_id,
-        task.status.value,
-        "[]" if not task.result_urls else orjson.dumps(list(task.result_urls)).decode(),
+        str(task.status),  # its value (StrEnum), without the property
+        orjson.dumps(task.result_urls).decode() if task.result_urls else "[]",
         error.code if error else None,
         error.message if error else None,
         task.updated_at,
@@ -358,5 +366,5 @@ def _write_state(conn: sqlite3.Connection, before: Task, task: Task) -> None:
         task.id,
         before.event_seq,
     )
-    if conn.execute(Q["task_update_state"], params).rowcount != 1:
+    if conn.execute(_UPDATE_STATE, params).rowcount != 1:
         raise RuntimeError(f"task {task.id} changed under us (event_seq {before.event_seq})")
