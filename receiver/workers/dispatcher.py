@@ -178,13 +178,19 @@ class Dispatcher:
                 self._look_at = -math.inf  # ending attempt will wake us for them
                 return now + 1.0
         next_due = await rt.store.next_delivery_due()
-        later = rt.clock.now() + IDLE_TICK
+        current = rt.clock.now()
+        later = current + IDLE_TICK
         if next_due is None:
             self._look_at = later
             return later
-        if next_due > now:
+        if next_due > now:  # not due when we claimed
+            if next_due <= current:
+                # Due since (the clock moved while we claimed): claim it now, rather than
+                # sleep to a floor past it that a manual clock may never reach.
+                self._look_at = -math.inf
+                return current
             self._look_at = next_due
-            return max(next_due, rt.clock.now() + 0.05)
+            return max(next_due, current + 0.05)
         # Due but unclaimable (every slot busy, or its subscription's): look again at
         # each wake, a finished job's among them.
         self._look_at = -math.inf
