@@ -1,11 +1,15 @@
-"""Outbound HTTP (provider calls and webhook deliveries) over aiohttp's connection pool.
+"""Outbound HTTP: provider calls over aiohttp's connection pool, webhook deliveries over
+our own HTTP/1.1 client (`post`, receiver/delivery/http1.py: a sixth of aiohttp's CPU
+per request, for the service's busiest path).
 
 Measured on this 2-core machine against a 204 sink on the other core
-(`scripts/bench b3` keeps the ceiling side of this): httpx's AsyncClient did
-400-700 requests/s at 4 to 64 in flight, the httpx-aiohttp transport
-900-2,700/s, aiohttp itself 2,600-12,000/s (httpx issue 3215). So requests
-go out through aiohttp; adapters still build `httpx.Request` and parse
-`httpx.Response` objects, which stay plain data here.
+(an earlier session's `scripts/bench b3`): httpx's AsyncClient did 400-700
+requests/s at 4 to 64 in flight, the httpx-aiohttp transport 900-2,700/s,
+aiohttp itself 2,600-12,000/s (httpx issue 3215). So provider calls go out
+through aiohttp; adapters still build `httpx.Request` and parse
+`httpx.Response` objects, which stay plain data here. Deliveries measured
+again (64 in flight, a bare sink on the other core, CPU per request of this
+process): aiohttp 70-83 us, pyreqwest 40 us, `post` 20-22 us.
 
 Failures are sorted by what they tell about the request's fate:
 `NotSent` (the connection was never made: repeating cannot duplicate) and
@@ -16,13 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from dataclasses import dataclass, field
 
 import aiohttp
 import httpx
 import msgspec
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+from receiver.delivery.http1 import ConnectFailed, ExchangeFailed, Http1Pool
 
 
 class OutboundError(Exception):
@@ -92,10 +99,18 @@ class Deadlines:
 
 
 class Outbound:
-    def __init__(self, *, limit: int = 200, user_agent: str = "receiver") -> None:
+    def __init__(
+        self,
+        *,
+        limit: int = 200,
+        user_agent: str = "receiver",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.limit = limit
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        # Webhook deliveries' POSTs (see `post`); `ssl_context` is for tests' own CAs.
+        self._posts = Http1Pool(user_agent=user_agent, ssl_context=ssl_context)
         self.deadlines = Deadlines()
 
     def _client(self) -> aiohttp.ClientSession:
@@ -163,6 +178,35 @@ class Outbound:
         finally:
             self.deadlines.leave(deadline)
 
+    async def post(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: bytes,
+        within: float,
+        keep: int,
+        server_hostname: str | None = None,
+    ) -> Answer:
+        """A webhook delivery's POST, on the lean HTTP/1.1 client (receiver/delivery/http1.py:
+        a sixth of aiohttp's CPU per request); the same answers and failures as `request`."""
+        deadline = self.deadlines.enter(within)
+        try:
+            reply = await self._posts.post(
+                url, headers, body, keep=keep, server_hostname=server_hostname
+            )
+            return Answer(reply.status, CIMultiDictProxy(CIMultiDict(reply.headers)), reply.body)
+        except asyncio.CancelledError as exc:
+            if deadline.expired and deadline.task.uncancel() == 0:
+                raise NoAnswer(f"no answer within {within:g} s") from exc
+            raise
+        except ConnectFailed as exc:
+            raise NotSent(f"cannot connect: {exc}") from exc
+        except ExchangeFailed as exc:
+            raise NoAnswer(str(exc)) from exc
+        finally:
+            self.deadlines.leave(deadline)
+
     @staticmethod
     def _spent(deadline: _Deadline) -> None:
         """The deadline's cancellation came out as another error (the client caught it):
@@ -190,6 +234,7 @@ class Outbound:
         )
 
     async def close(self) -> None:
+        self._posts.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

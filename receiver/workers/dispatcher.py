@@ -505,8 +505,7 @@ class Dispatcher:
             headers["host"] = URL(sub.url).raw_authority
             server_hostname = target.host if sub.url.startswith("https:") else None
         try:
-            answer = await rt.outbound.request(
-                "POST",
+            answer = await rt.outbound.post(
                 target.url,
                 headers=headers,
                 body=claim.body,

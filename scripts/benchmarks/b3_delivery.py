@@ -3,8 +3,9 @@
 Ours: the real Dispatcher (claims with leases from the outbox, signs with
 Standard Webhooks, POSTs through the service's outbound client, records every
 attempt and the delivery's new state) draining a prepared outbox. Ceiling, in
-the same run: a raw aiohttp client POSTing the same bodies to the same sink,
-as many in flight, with no database and no signing. Both on the loop the
+the same run: the same client raw (receiver/delivery/http1.py, through
+`Outbound.post`, as the dispatcher sends) POSTing the same bodies to the same
+sink, as many in flight, with no database and no signing. Both on the loop the
 service runs on (uvicorn's: uvloop when installed). This process on core 0,
 the sink on core 1.
 """
@@ -19,7 +20,6 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-import aiohttp
 import orjson
 
 from benchmarks.common import Options, Result, event_loop_runner, median_of, repeat
@@ -27,6 +27,7 @@ from benchmarks.load import server
 from receiver.clock import SystemClock
 from receiver.core.signing import new_secret
 from receiver.gc_tuning import tune_collector
+from receiver.outbound import Outbound
 from receiver.runtime import Runtime, build_outbound
 from receiver.settings import Settings
 from receiver.store.sqlite_store import SqliteStore
@@ -139,18 +140,22 @@ async def _ours(db: Path) -> tuple[float, int]:
 async def _raw(sink_url: str, bodies: list[bytes]) -> float:
     queue = iter(bodies)
     headers = {"content-type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=IN_FLIGHT)) as session:
+    outbound = Outbound(limit=IN_FLIGHT)
+    try:
 
         async def worker() -> None:
             for body in queue:
-                async with session.post(f"{sink_url}/hook", data=body, headers=headers) as response:
-                    await response.read()
-                    if response.status != 204:
-                        raise RuntimeError(f"sink answered {response.status}")
+                answer = await outbound.post(
+                    f"{sink_url}/hook", headers=headers, body=body, within=30, keep=1024
+                )
+                if answer.status != 204:
+                    raise RuntimeError(f"sink answered {answer.status}")
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
         return time.perf_counter() - started
+    finally:
+        await outbound.close()
 
 
 def once(options: Options) -> dict[str, float]:
@@ -190,7 +195,7 @@ def run(options: Options) -> Result:
             "load": f"{300 if options.smoke else 30_000} pending deliveries, {IN_FLIGHT} in flight",
             "pinning": "dispatcher (or raw client) on core 0, sink on core 1",
             "sink": "uvicorn httptools + uvloop, 204 at once",
-            "client": "aiohttp connection pool for both",
+            "client": "the deliveries' HTTP/1.1 client (receiver/delivery/http1.py) for both",
             "event_loop": f"{event_loop_runner()[0]} for both (the service's: uvicorn's)",
             "gc": "tuned as the service tunes it (receiver/gc_tuning.py), for both",
         },
