@@ -247,16 +247,20 @@ class Http1Pool:
 
     def _request(self, dest: _Destination, headers: dict[str, str], body: bytes) -> bytes:
         host = dest.authority
+        agent = True  # ours, unless the caller names one
         lines = [f"POST {dest.target} HTTP/1.1\r\n"]
         for name, value in headers.items():
             if _UNSAFE.search(name) or _UNSAFE.search(value):
                 raise ConnectFailed(f"header {name!r} holds a line break")
-            if name.lower() in ("host", "content-length"):
-                if name.lower() == "host":
-                    host = value
+            lower = name.lower()
+            if lower == "host":
+                host = value
                 continue
+            if lower == "content-length":
+                continue
+            agent = agent and lower != "user-agent"
             lines.append(f"{name}: {value}\r\n")
-        if "user-agent" not in headers:
+        if agent:
             lines.append(f"user-agent: {self.user_agent}\r\n")
         lines.append(f"host: {host}\r\ncontent-length: {len(body)}\r\n\r\n")
         return "".join(lines).encode("latin-1") + body

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import httpx
 import pytest
 from support import subscriber, until
 
-from receiver.outbound import NoAnswer, Outbound
+from receiver.outbound import Answer, NoAnswer, Outbound
 
 
 async def test_cookies_a_destination_sets_are_never_sent_back() -> None:
@@ -26,18 +27,29 @@ async def test_cookies_a_destination_sets_are_never_sent_back() -> None:
         await outbound.close()
 
 
-async def test_a_request_past_its_deadline_ends_as_no_answer_and_the_task_lives_on() -> None:
+def _send(outbound: Outbound, how: str, url: str, within: float) -> Awaitable[Answer]:
+    """A provider call (`request`) or a delivery's POST (`post`, the lean client)."""
+    if how == "request":
+        return outbound.request("POST", url, body=b"{}", within=within)
+    return outbound.post(url, headers={}, body=b"{}", within=within, keep=1024)
+
+
+@pytest.mark.parametrize("how", ["request", "post"])
+async def test_a_request_past_its_deadline_ends_as_no_answer_and_the_task_lives_on(
+    how: str,
+) -> None:
     outbound = Outbound()
     outbound.deadlines.resolution = 0.02
     try:
         async with subscriber() as endpoint:
             endpoint.hold = True  # takes the request, never answers (until released)
             with pytest.raises(NoAnswer, match=r"no answer within 0\.1 s"):
-                await outbound.request("POST", endpoint.url, body=b"{}", within=0.1)
+                await _send(outbound, how, endpoint.url, 0.1)
             task = asyncio.current_task()
             assert task is not None and task.cancelling() == 0  # not left cancelled
+            assert not outbound.deadlines._pending
             endpoint.hold = False
-            answer = await outbound.request("POST", endpoint.url, body=b"{}", within=5)
+            answer = await _send(outbound, how, endpoint.url, 5)
             assert answer.status == 204
     finally:
         await outbound.close()
