@@ -234,7 +234,7 @@ class Outbound:
         )
 
     async def close(self) -> None:
-        self._posts.close()
+        await self._posts.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -100,6 +100,7 @@ class _Connection(asyncio.Protocol):
         self.head_bytes = 0
         self.body = bytearray()
         self.closed = False
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.keep_alive = False  # whether the answer lets the connection be reused
         self.last_used = 0.0
 
@@ -119,6 +120,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self.waiter is None or self.waiter.done():
             return
         if self.status >= 200:  # an answer whose body ends with the connection
@@ -328,15 +331,19 @@ class Http1Pool:
         """Connections kept open for reuse, over every destination."""
         return sum(1 for idle in self._idle.values() for conn in idle if conn.open())
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close the kept connections and wait (a second at most) until they are gone,
+        so none outlives the loop. Connections in use are dropped by their requests."""
         self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        for idle in self._idle.values():
-            for conn in idle:
-                conn.close()
+        kept = [conn for idle in self._idle.values() for conn in idle]
         self._idle.clear()
+        for conn in kept:
+            conn.close()
+        if kept:
+            await asyncio.wait([conn.lost for conn in kept], timeout=1.0)
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ answers with exact bytes, and uvicorn with TLS."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -29,10 +30,12 @@ class RawServer:
     requests: list[bytes] = field(default_factory=list)
     connections: int = 0
     closed: int = 0
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
     port: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.writers.append(writer)
         try:
             while True:
                 try:
@@ -75,6 +78,10 @@ async def raw_server() -> AsyncIterator[RawServer]:
         yield raw
     finally:
         server.close()
+        for writer in raw.writers:  # closed, and gone before the test's loop is
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
 
 @asynccontextmanager
@@ -83,7 +90,7 @@ async def pool(**options: object) -> AsyncIterator[Http1Pool]:
     try:
         yield client
     finally:
-        client.close()
+        await client.close()
 
 
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1"}
