@@ -144,7 +144,7 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
-        if self.status < 200:
+        if self.status < 200 or self.waiter is None:  # interim, or answered past `keep`
             return
         room = self.keep - len(self.body)
         if len(body) <= room:
