@@ -104,6 +104,42 @@ def machine() -> dict[str, Any]:
     }
 
 
+def steal_ticks() -> list[int]:
+    """Per core, the time the host ran something else while this VM's core wanted to run
+    (steal, in clock ticks, from /proc/stat); empty where there is no such file."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return []
+    return [
+        int(fields[8])
+        for fields in (line.split() for line in lines)
+        if fields and fields[0].startswith("cpu") and fields[0] != "cpu" and len(fields) > 8
+    ]
+
+
+def steal_percent(before: list[int], after: list[int], seconds: float, core: int) -> float:
+    """The share of `seconds` the host took from `core` between two `steal_ticks()`."""
+    if core >= min(len(before), len(after)) or seconds <= 0:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return 100.0 * (after[core] - before[core]) / ticks / seconds
+
+
+def resident_fraction(path: Path) -> float | None:
+    """How much of a file is in the page cache now (util-linux `fincore`), or None
+    where that cannot be told."""
+    tool = shutil.which("fincore")
+    if tool is None:
+        return None
+    try:
+        out = run_quiet([tool, "--bytes", "--noheadings", "--raw", "--output", "RES", str(path)])
+        size = path.stat().st_size
+        return min(1.0, int(out.stdout.split()[0]) / size) if size else 1.0  # whole pages
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return None
+
+
 def pin(core: int) -> list[str]:
     """A command prefix pinning a process to one core, when there are two or more."""
     if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):

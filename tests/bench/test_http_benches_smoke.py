@@ -41,6 +41,7 @@ Bench = Callable[[Options], Result]
                 "p99_ms",
                 "max_ms",
                 "load_late_p99_ms",
+                "host_steal_core0_pct",
             },
         ),
     ],
