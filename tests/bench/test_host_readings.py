@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from benchmarks.common import resident_fraction, steal_percent, steal_ticks
+from benchmarks.common import held_in_memory, resident_fraction, steal_percent, steal_ticks
 
 
 def test_steal_is_the_share_of_the_window_the_host_took_from_that_core() -> None:
@@ -50,3 +50,27 @@ def test_the_page_cache_share_is_unknown_without_fincore(
     path = tmp_path / "data"
     path.write_bytes(b"x" * 4096)
     assert resident_fraction(path) is None
+
+
+def _locked_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmLck:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_files_are_held_in_memory_while_inside_and_let_go_after(tmp_path: Path) -> None:
+    files = [tmp_path / "a", tmp_path / "b", tmp_path / "empty"]
+    files[0].write_bytes(os.urandom(64 * 1024))
+    files[1].write_bytes(os.urandom(32 * 1024))
+    files[2].write_bytes(b"")
+    if not sys.platform.startswith("linux"):
+        with held_in_memory(files) as held:
+            assert held is False
+        return
+    before = _locked_kib()
+    with held_in_memory(files) as held:
+        assert held is True
+        assert _locked_kib() - before == 96
+        assert all(resident_fraction(path) in (None, 1.0) for path in files[:2])
+    assert _locked_kib() == before
