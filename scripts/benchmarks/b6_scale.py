@@ -13,7 +13,9 @@ neighbour weighs on both alike: a task by id, the first page of tasks (the
 API asks for limit + 1 = 51) unfiltered, by status, by provider and by both,
 a deep page (a cursor from the middle half), a task's events, and an event by
 id. Each figure is a latency in milliseconds; the growth is p99(large) /
-p99(small). Bytes per task is the file size over the task count after a
+p99(small). While sampled, both files are held in the page cache (`mlock`,
+where permitted), as a server keeps a database it reads; how much of the
+large file the host had left there is reported beside. Bytes per task is the file size over the task count after a
 checkpoint, events included.
 
 The files are generated once per run, reused by every repetition, and deleted
