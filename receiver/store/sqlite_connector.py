@@ -37,6 +37,10 @@ from receiver.errors import StoreError
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
+# What a unit runs its statements on: the connection, or one cursor the unit makes for
+# them all (`conn.execute` makes a cursor per statement, ~0.25 us each; the callback
+# unit runs five or more, B2).
+Statements = sqlite3.Connection | sqlite3.Cursor
 
 MAX_BATCH = 256
 # Gathering (see _Worker._gather): a batch this big commits at once; a smaller one

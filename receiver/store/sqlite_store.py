@@ -24,7 +24,7 @@ from receiver.store.base import (
 )
 from receiver.store.migrate import migrate_sqlite
 from receiver.store.queries import load
-from receiver.store.sqlite_connector import SqliteConnector, connect
+from receiver.store.sqlite_connector import SqliteConnector, Statements, connect
 from receiver.store.sqlite_webhooks import Subscribers, WebhookOps, enqueue_event
 
 Q = load("sqlite")
@@ -215,29 +215,30 @@ class SqliteStore(WebhookOps):
         def work(conn: sqlite3.Connection) -> Applied | None:
             # Every callback and poll runs this on the writer (B2): SQL texts are module
             # constants and the common path looks nothing up twice.
-            row = conn.execute(_TASK_GET, (task_id,)).fetchone()
+            cur = conn.cursor()  # for all its statements (see Statements)
+            row = cur.execute(_TASK_GET, (task_id,)).fetchone()
             if row is None:
                 return None
             before = _task_from(row)
             outcome = reconcile(before, report, now)
             task = outcome.task
             if task.provider_task_id != before.provider_task_id and (
-                conn.execute(_BY_UPSTREAM, (before.provider, task.provider_task_id)).fetchone()
+                cur.execute(_BY_UPSTREAM, (before.provider, task.provider_task_id)).fetchone()
             ):
                 # The report names an upstream task that is already another of ours.
                 outcome = Outcome(before, (), Verdict.MISMATCH)
                 task = before
             if task != before:
-                _write_state(conn, before, task)
+                _write_state(cur, before, task)
             event_ids, claims = [], []
             for event in outcome.events:
                 event_id = new_id("evt", now)
                 body = event_body(event_id, event.type, event.sequence, now, task)
-                conn.execute(
+                cur.execute(
                     _EVENT_INSERT, (event_id, task.id, event.type, event.sequence, now, body)
                 )
                 claims += enqueue_event(
-                    conn, event_id, event.type, now, self.subscribers, body=body, lease=lease
+                    cur, event_id, event.type, now, self.subscribers, body=body, lease=lease
                 )
                 event_ids.append(event_id)
             # A final task's work was ended by its state update; the others get their
@@ -245,11 +246,11 @@ class SqliteStore(WebhookOps):
             if not task.status.final:
                 if settles_submit:
                     next_poll = row["poll_at"] if poll_at is KEEP else poll_at
-                    conn.execute(Q["task_submit_settled"], (next_poll, task.id))
+                    cur.execute(Q["task_submit_settled"], (next_poll, task.id))
                 elif poll_at is not KEEP:
-                    conn.execute(Q["task_poll_reschedule"], (poll_at, None, task.id))
+                    cur.execute(Q["task_poll_reschedule"], (poll_at, None, task.id))
             if inbox is not None:
-                conn.execute(
+                cur.execute(
                     _CALLBACK_INSERT,
                     (
                         inbox.id,
@@ -351,7 +352,7 @@ class SqliteStore(WebhookOps):
         return await self.db.read(work)
 
 
-def _write_state(conn: sqlite3.Connection, before: Task, task: Task) -> None:
+def _write_state(conn: Statements, before: Task, task: Task) -> None:
     error = task.error
     params = (
         task.provider_task_id,

@@ -22,7 +22,7 @@ from receiver.store.records import (
     StoredCallback,
     Subscription,
 )
-from receiver.store.sqlite_connector import SqliteConnector
+from receiver.store.sqlite_connector import SqliteConnector, Statements
 
 Q = load("sqlite")
 
@@ -45,7 +45,7 @@ def row_to_subscription(row: sqlite3.Row) -> Subscription:
     )
 
 
-def _subscription(conn: sqlite3.Connection, subscription_id: str) -> Subscription | None:
+def _subscription(conn: Statements, subscription_id: str) -> Subscription | None:
     row = conn.execute(Q["subscription_get"], (subscription_id,)).fetchone()
     return row_to_subscription(row) if row is not None else None
 
@@ -112,7 +112,7 @@ class Subscribers:
         self._watching = False
         self.clear()
 
-    def matching(self, conn: sqlite3.Connection, event_type: str) -> tuple[str, ...]:
+    def matching(self, conn: Statements, event_type: str) -> tuple[str, ...]:
         found = self._by_type.get(event_type)
         if found is None:
             rows = conn.execute(Q["subscriptions_matching"], (event_type,)).fetchall()
@@ -121,7 +121,7 @@ class Subscribers:
                 self._by_type[event_type] = found
         return found
 
-    def subscription(self, conn: sqlite3.Connection, subscription_id: str) -> Subscription | None:
+    def subscription(self, conn: Statements, subscription_id: str) -> Subscription | None:
         """The subscription by id (None once removed). A hand-off claims each new
         delivery with it: read and converted per event, 10 us of the writer (B5)."""
         try:
@@ -142,7 +142,7 @@ class Subscribers:
 
 
 def enqueue_event(
-    conn: sqlite3.Connection,
+    conn: Statements,
     event_id: str,
     event_type: str,
     now: float,

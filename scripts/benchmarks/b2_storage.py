@@ -266,15 +266,16 @@ def _ceiling(conn: sqlite3.Connection, params: list[tuple[Any, ...]], batch: int
         Q["delivery_insert"],
         Q["callback_insert"],
     )
+    cur = conn.cursor()  # one for all: conn.execute would make one per statement
     for lo in range(0, len(params), batch):
-        conn.execute("BEGIN IMMEDIATE")
+        cur.execute("BEGIN IMMEDIATE")
         for task_id, state, event, delivery, inbox in params[lo : lo + batch]:
-            conn.execute(get, (task_id,)).fetchone()
-            conn.execute(update, state)
-            conn.execute(event_insert, event)
-            conn.execute(delivery_insert, delivery)
-            conn.execute(callback_insert, inbox)
-        conn.execute("COMMIT")
+            cur.execute(get, (task_id,)).fetchone()
+            cur.execute(update, state)
+            cur.execute(event_insert, event)
+            cur.execute(delivery_insert, delivery)
+            cur.execute(callback_insert, inbox)
+        cur.execute("COMMIT")
 
 
 def _sub_params() -> tuple[Any, ...]:
