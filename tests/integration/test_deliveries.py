@@ -255,6 +255,10 @@ async def test_a_fast_endpoint_borrows_idle_slots_a_slow_one_keeps_its_share(
         for n in range(20):
             await h.create(prompt=f"harbour {n}", provider="apipod")
         await witness.wait_for(21)  # every delivery that could start has started
+        # ...though over other connections, whose requests may still be on their way:
+        # wait for each to arrive, then no more than that may have come.
+        await fast.wait_for(1 + fast_in_flight)
+        await slow.wait_for(1 + 8)
         assert len(fast.received) == 1 + fast_in_flight
         assert len(slow.received) == 1 + 8
         fast.release.set()
