@@ -12,29 +12,41 @@ derived key and the same rules as `TimestampSigner.unsign` (HMAC-SHA1 over
 `payload.timestamp`, constant-time compare, age within [0, max_age]) with one
 keyed HMAC copied per token: itsdangerous's own path (signer objects, a digest-method
 lookup, exceptions for control flow) took about a sixth of the ingest thread
-(B1). `tests/unit/core/test_tokens_match_itsdangerous.py` checks that both
-accept and refuse exactly the same tokens.
+(B1). Its base64 is decoded straight by `binascii`, as itsdangerous's
+`base64_decode` does underneath three layers of Python (the same padding,
+alphabet and leniency). `tests/unit/core/test_tokens_match_itsdangerous.py`
+checks that both accept and refuse exactly the same tokens.
 """
 
 from __future__ import annotations
 
+import binascii
 import hmac
-import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import msgspec
 import orjson
-from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_decode, bytes_to_int
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from receiver.core.signing import keyed_hmac
 
 SALT = "receiver.callback.v1"
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackClaim:
+def _b64decode(data: bytes) -> bytes:
+    """`itsdangerous.encoding.base64_decode` for bytes: padded, the URL-safe alphabet
+    mapped to the standard one, characters outside it skipped (binascii's default, as
+    `base64.b64decode` leaves it); raises binascii.Error, a ValueError, where that
+    raises BadData. Each token has three parts to decode, ~1 us each the long way."""
+    return binascii.a2b_base64((data + b"=" * (-len(data) % 4)).translate(_URLSAFE))
+
+
+class CallbackClaim(msgspec.Struct, frozen=True):
+    """What a token names (a frozen Struct, made for every callback: ~0.1 us against a
+    frozen dataclass's ~0.45)."""
+
     task_id: str
     provider: str
 
@@ -75,17 +87,22 @@ class CallbackTokens:
                 return None
             mac = self._keyed.copy()
             mac.update(signed)
-            if not hmac.compare_digest(mac.digest(), base64_decode(signature)):
+            if not hmac.compare_digest(mac.digest(), _b64decode(signature)):
                 return None
-            age = int(self._now()) - bytes_to_int(base64_decode(stamp))
+            stamp = _b64decode(stamp)
+            if len(stamp) > 8:  # what itsdangerous's bytes_to_int refuses (struct.error)
+                return None
+            age = int(self._now()) - int.from_bytes(stamp, "big")
             if not 0 <= age <= int(max_age):
                 return None
             if payload.startswith(b"."):  # the serializer compresses long payloads
-                payload = zlib.decompress(base64_decode(payload[1:]))
+                payload = zlib.decompress(_b64decode(payload[1:]))
             else:
-                payload = base64_decode(payload)
+                payload = _b64decode(payload)
             value = orjson.loads(payload)
-        except (BadData, UnicodeEncodeError, struct.error, zlib.error, orjson.JSONDecodeError):
+        # ValueError: bad base64 (binascii.Error), a token that is not ASCII
+        # (UnicodeEncodeError), a payload that is not JSON (orjson.JSONDecodeError).
+        except (ValueError, zlib.error):
             return None
         if (
             not isinstance(value, list)

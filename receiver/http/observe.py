@@ -38,8 +38,14 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if SANE_ID.match(given) else f"{_PREFIX}{next(_COUNTER):08x}"
+        given = b""
+        for name, value in scope["headers"]:  # the last one, as a dict of them would have it
+            if name == b"x-request-id":
+                given = value
+        rid = given.decode("latin-1") if given else ""
+        if not (rid and SANE_ID.match(rid)):
+            rid = f"{_PREFIX}{next(_COUNTER):08x}"
+        header = (b"x-request-id", rid.encode())
         token = request_id.set(rid)
         status = 500
         started = time.perf_counter()
@@ -48,7 +54,7 @@ class Observe:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         try:
