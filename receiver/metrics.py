@@ -25,6 +25,10 @@ _go_float = cast(Callable[[float], str], floatToGoString)  # the format `le` lab
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Finer around 100 ms, the schedule lag's target (benchmarks: B4).
 SCHEDULE_LAG_BUCKETS = tuple(sorted({*LATENCY_BUCKETS, 0.075, 0.15}))
+# A commit is a WAL write and an fsync: ~1 ms on a good disk, tens of ms on a slow one.
+COMMIT_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# Units of work committed together (group commit), up to the writer's cap of 256.
+COMMIT_UNITS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class LoopCounter(Collector):
@@ -143,6 +147,18 @@ class Metrics:
             "receiver_delivery_lag_seconds",
             "From the event being written to its first successful delivery",
             LATENCY_BUCKETS,
+            r,
+        )
+        self.db_commit = LoopHistogram(
+            "receiver_db_commit_seconds",
+            "Duration of one write transaction's commit: its WAL pages written and fsynced",
+            COMMIT_BUCKETS,
+            r,
+        )
+        self.db_commit_units = LoopHistogram(
+            "receiver_db_commit_units",
+            "Units of work (a callback, a poll, a batch of delivery records...) per commit",
+            COMMIT_UNITS_BUCKETS,
             r,
         )
         self.due = Gauge(

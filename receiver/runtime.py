@@ -82,11 +82,16 @@ class Runtime:
         return 2 * self.settings.upstream_timeout + 1.0
 
     async def start(self) -> None:
+        self.store.on_commit(self._committed)
         await self.store.open()
         self.secret_key = self.settings.secret_key or await self.store.secret_key(
             secrets.token_urlsafe(32)
         )
         self.tokens = CallbackTokens(self.secret_key, self.clock.now)
+
+    def _committed(self, units: int, seconds: float) -> None:
+        self.metrics.db_commit.observe(seconds)
+        self.metrics.db_commit_units.observe(units)
 
     def callback_url(self, task_id: str, provider: str) -> str:
         token = self.tokens.sign(CallbackClaim(task_id, provider))

@@ -6,7 +6,7 @@ without touching the HTTP layer or the workers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Protocol
 
@@ -248,3 +248,9 @@ class WebhookStore(Protocol):
 
 class Store(TaskStore, WebhookStore, Protocol):
     """Everything the service asks of its database."""
+
+    def on_commit(self, observer: Callable[[int, float], None]) -> None:
+        """Have `observer(units, seconds)` called, on the event loop, after each write
+        transaction commits: the units of work it held and how long the commit took
+        (for the metrics: the disk's latency, which every answer waits on). Before `open`."""
+        ...

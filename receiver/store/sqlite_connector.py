@@ -18,6 +18,10 @@ function of a `sqlite3.Connection`, run on the connection's own thread:
   their work is durable.
 - `read(fn)`: runs on a separate read connection (WAL lets it read while the
   writer writes) inside a transaction, so a multi-query read sees one snapshot.
+
+Observers registered with `on_commit` hear of every write transaction, on the
+event loop, with its units and how long its COMMIT took (the WAL frames
+written and fsynced): the disk's latency, which every answer waits on.
 """
 
 from __future__ import annotations
@@ -58,7 +62,14 @@ class _Job:
     urgent: bool = False  # its batch commits without gathering (see _Worker._gather)
 
 
-def _resolve(results: list[tuple[asyncio.Future[Any], BaseException | None, Any]]) -> None:
+# Told of each write transaction committed: its units of work and its COMMIT's seconds.
+CommitObserver = Callable[[int, float], None]
+
+
+def _resolve(
+    results: list[tuple[asyncio.Future[Any], BaseException | None, Any]],
+    committed: tuple[list[CommitObserver], int, float] | None = None,
+) -> None:
     for future, error, value in results:
         if future.done():  # the caller was cancelled; the work is done regardless
             continue
@@ -66,6 +77,10 @@ def _resolve(results: list[tuple[asyncio.Future[Any], BaseException | None, Any]
             future.set_exception(error)
         else:
             future.set_result(value)
+    if committed is not None:  # after the answers: observers never hold one back
+        observers, units, seconds = committed
+        for observe in observers:
+            observe(units, seconds)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -90,11 +105,13 @@ class _Worker(threading.Thread):
         batch: bool,
         resets: list[Callable[[], None]] | None = None,
         pause: Callable[[float], None] = time.sleep,
+        observers: list[CommitObserver] | None = None,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.conn = conn
         self.batch = batch
         self.pause = pause
+        self.observers = observers or []
         # Whether work came in while the last transaction ran (see _gather).
         self.concurrent = False
         # Emptiers of caches kept beside this connection (see SqliteConnector.on_reset).
@@ -164,11 +181,16 @@ class _Worker(threading.Thread):
 
     def _run_batch(self, jobs: list[_Job]) -> None:
         conn = self.conn
+        committed = None
         try:
             results = self._units(jobs) if self.batch else self._one(jobs)
+            started = time.perf_counter()
             conn.execute("COMMIT")
-            self.transactions += 1
-            self.units += len(jobs)
+            if self.batch:
+                self.transactions += 1
+                self.units += len(jobs)
+                if self.observers:
+                    committed = (self.observers, len(jobs), time.perf_counter() - started)
         except sqlite3.Error as exc:
             self._reset()
             if conn.in_transaction:
@@ -188,7 +210,8 @@ class _Worker(threading.Thread):
                 by_loop.setdefault(job.loop, []).append(result)
         for loop, items in by_loop.items():
             if not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, items)
+                loop.call_soon_threadsafe(_resolve, items, committed)
+                committed = None  # observed once, on the first loop
 
     def _one(self, jobs: list[_Job]) -> list[_Outcome]:
         """Reads: each job in a plain transaction (a snapshot), never written to."""
@@ -300,6 +323,13 @@ class SqliteConnector:
         self._writer: _Worker | None = None
         self._reader: _Worker | None = None
         self._resets: list[Callable[[], None]] = []
+        self._observers: list[CommitObserver] = []
+
+    def on_commit(self, observer: CommitObserver) -> None:
+        """Have `observer(units, seconds)` called on the event loop after each write
+        transaction commits: how many units of work it held and how long its COMMIT
+        took. Register before `open`."""
+        self._observers.append(observer)
 
     def on_reset(self, reset: Callable[[], None]) -> None:
         """Have the writer call `reset` (on its thread) whenever a cache of what its
@@ -317,7 +347,12 @@ class SqliteConnector:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self._writer = _Worker(
-            "receiver-db-writer", writer, batch=True, resets=self._resets, pause=self.pause
+            "receiver-db-writer",
+            writer,
+            batch=True,
+            resets=self._resets,
+            pause=self.pause,
+            observers=self._observers,
         )
         self._reader = _Worker("receiver-db-reader", reader, batch=False)
         self._writer.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -119,6 +120,9 @@ class SqliteStore(WebhookOps):
         self.subscribers = Subscribers()
         self.db.on_reset(self.subscribers.clear)
         self._releasing: set[asyncio.Future[None]] = set()
+
+    def on_commit(self, observer: Callable[[int, float], None]) -> None:
+        self.db.on_commit(observer)
 
     async def open(self) -> None:
         conn = connect(self.path)

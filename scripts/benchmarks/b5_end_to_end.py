@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sqlite3
 import statistics
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
 from benchmarks import lean
@@ -49,6 +51,7 @@ T = TypeVar("T")
 
 TARGET_P99_MS = 50.0
 DEFAULT_RATE = 400.0
+SLOW_COMMIT_S = 0.01  # a bound of receiver.metrics.COMMIT_BUCKETS
 
 
 def rate_from_results() -> float:
@@ -132,6 +135,7 @@ def once(options: Options) -> dict[str, float]:
                 if len({event_id for event_id, _ in receipts}) >= len(scheduled):
                     break
                 time.sleep(0.2)
+            commits = commit_figures(httpx.get(f"{url}/metrics", timeout=10).text)
         with closing(sqlite3.connect(db)) as conn:
             upstream_of = dict(
                 conn.execute(
@@ -164,6 +168,31 @@ def once(options: Options) -> dict[str, float]:
         # CPU time the host took from the service's core while callbacks were sent
         # (hypervisor steal): a VM's noise that the latencies above include.
         "host_steal_core0_pct": steal_percent(stolen, stolen_after, took, 0),
+        # The service's commits over the whole run (its /metrics): the disk's share.
+        **commits,
+    }
+
+
+def commit_figures(metrics: str) -> dict[str, float]:
+    """From the service's `receiver_db_commit_*` histograms: the mean commit (its WAL
+    write and fsync) in ms, the share of commits slower than SLOW_COMMIT_S, and the
+    mean units per commit. Every answer waits on a commit: when the disk slows, this
+    is where it shows (BENCHMARKS.md, B5)."""
+    samples = {
+        (sample.name, float(sample.labels.get("le", "nan"))): sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name.startswith("receiver_db_commit")
+        for sample in family.samples
+    }
+    totals = {name: value for (name, le), value in samples.items() if math.isnan(le)}
+    count = totals.get("receiver_db_commit_seconds_count", 0.0)
+    if not count:
+        return {"commit_mean_ms": 0.0, "commits_slow_pct": 0.0, "commit_mean_units": 0.0}
+    fast = samples[("receiver_db_commit_seconds_bucket", SLOW_COMMIT_S)]
+    return {
+        "commit_mean_ms": totals["receiver_db_commit_seconds_sum"] / count * 1000,
+        "commits_slow_pct": (count - fast) / count * 100,
+        "commit_mean_units": totals["receiver_db_commit_units_sum"] / count,
     }
 
 
@@ -194,5 +223,9 @@ def run(options: Options) -> Result:
             "subscription": "one, task.completed only",
             "tools": "sink and sender on bare asyncio protocols with httptools (benchmarks/lean.py)",
             "service": "receiver serve's defaults (RECEIVER_SUBSCRIPTION_CONCURRENCY auto)",
+            "commit figures": (
+                "the service's receiver_db_commit_* histograms over the whole run "
+                f"(warm-up and drain included); slow means over {SLOW_COMMIT_S * 1000:g} ms"
+            ),
         },
     )

@@ -42,6 +42,9 @@ Bench = Callable[[Options], Result]
                 "max_ms",
                 "load_late_p99_ms",
                 "host_steal_core0_pct",
+                "commit_mean_ms",
+                "commits_slow_pct",
+                "commit_mean_units",
             },
         ),
     ],
@@ -57,3 +60,5 @@ def test_end_to_end_loses_nothing_at_smoke_size() -> None:
     figures = b5_end_to_end.run(SMOKE).figures
     assert figures["published"] > 0
     assert figures["delivered"] == figures["published"] and figures["missing"] == 0
+    # The service's own commits were read from its /metrics: each carried work.
+    assert figures["commit_mean_ms"] > 0 and figures["commit_mean_units"] >= 1

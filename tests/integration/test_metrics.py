@@ -66,6 +66,11 @@ async def test_counters_move_with_traffic(tmp_path: Path) -> None:
         assert count("receiver_delivery_attempt_seconds_count") == len(events)
         assert count("receiver_delivery_lag_seconds_count") == len(events)
         assert "receiver_due_work{" in text and 'kind="polls"' in text
+        # Every write transaction's commit is timed, with the units it held.
+        commits = count("receiver_db_commit_seconds_count")
+        assert commits >= 1
+        assert count("receiver_db_commit_units_count") == commits
+        assert count("receiver_db_commit_units_sum") >= commits
         assert (
             count("receiver_http_requests_total", method="POST", route="/v1/tasks", status="202")
             == 2

@@ -179,3 +179,28 @@ async def test_the_writer_runs_without_preempting_the_loop_and_readers_as_usual(
     assert writer_policy == os.SCHED_BATCH  # see sqlite_connector._no_wakeup_preemption
     assert reader_policy == os.SCHED_OTHER
     assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the loop's thread is left alone
+
+
+async def test_commit_observers_hear_of_each_write_transaction_on_the_loop(
+    tmp_path: Path, pauses: Pauses
+) -> None:
+    db = SqliteConnector(tmp_path / "o.db", pause=pauses)
+    heard: list[tuple[int, float, int]] = []
+    db.on_commit(lambda units, seconds: heard.append((units, seconds, threading.get_ident())))
+    db.open()
+    try:
+        await db.write(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+        # Three units queued behind a held transaction commit together, as one.
+        assert await held(db, lambda: [db.write(insert(key)) for key in "abc"]) == list("abc")
+        await keys(db)  # reads commit nothing anybody hears of
+        failed = db.write(lambda c: c.execute("INSERT INTO nowhere VALUES (1)"))
+        with pytest.raises(sqlite3.OperationalError):
+            await failed
+    finally:
+        await db.close()
+    loop_thread = threading.get_ident()
+    # The table, the held unit, the three together, and the failing unit's transaction
+    # (a unit that fails having written nothing leaves the rest of its batch to commit).
+    assert [units for units, _, _ in heard] == [1, 1, 3, 1]
+    assert all(seconds >= 0 for _, seconds, _ in heard)
+    assert {thread for _, _, thread in heard} == {loop_thread}
